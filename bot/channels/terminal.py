@@ -1,0 +1,58 @@
+"""The terminal channel: `camtay chat`. Buttons become numbered lines; you type a number or words."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TextIO
+
+from bot.engine import ChoicesReply, Input, PictureReply, Reply, Start, TextInput, TextReply
+from bot.service import Collector, Inbound, Tutor
+
+CHANNEL = "terminal"
+QUIT = {"/quit", "/exit", "/q"}
+
+
+def render(reply: Reply) -> str:
+    """Plain lines a terminal can show."""
+    if isinstance(reply, TextReply):
+        return reply.text
+    if isinstance(reply, PictureReply):
+        return f"[🖼  {reply.path}]" + (f"\n{reply.caption}" if reply.caption else "")
+    assert isinstance(reply, ChoicesReply)  # noqa: S101 -- the union has three members
+    lines = [reply.text]
+    lines += [f"  {number}. {option.label}" for number, option in enumerate(reply.options, 1)]
+    return "\n".join(lines)
+
+
+async def _turn(tutor: Tutor, user: str, event: Input, out: TextIO) -> None:
+    collector = Collector()
+    await tutor.handle(Inbound(channel=CHANNEL, external_id=user, input=event), collector)
+    for message in collector.messages:
+        out.write(render(message.reply) + "\n\n")
+    out.flush()
+
+
+async def _read_line(source: TextIO, interactive: bool, out: TextIO) -> str | None:
+    if interactive:
+        out.write("> ")
+        out.flush()
+    line = await asyncio.to_thread(source.readline)
+    return None if line == "" else line.rstrip("\r\n")
+
+
+async def chat(
+    tutor: Tutor,
+    *,
+    user: str,
+    lang: str | None = None,
+    source: TextIO = sys.stdin,
+    out: TextIO = sys.stdout,
+) -> None:
+    """Run a conversation until end of input (or /quit); each line is one input."""
+    interactive = source.isatty()
+    await _turn(tutor, user, Start(payload=f"lang_{lang}" if lang else None), out)
+    while (line := await _read_line(source, interactive, out)) is not None:
+        if line.strip().casefold() in QUIT:
+            break
+        await _turn(tutor, user, TextInput(text=line), out)

@@ -1,0 +1,239 @@
+"""The lesson format: pydantic models that every lesson file is validated against."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+SPEC_VERSION = 1
+"""The lesson format this engine reads. Older files are migrated on load, newer ones refused."""
+
+Locale = Literal["vi", "en"]
+LOCALES: tuple[Locale, ...] = ("vi", "en")
+
+_ID = r"^[a-z0-9][a-z0-9-]{1,40}$"
+_COMPETENCY = re.compile(r"^[1-6]\.[1-6]$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(_Strict):
+    """Learner-facing text in every supported language, Vietnamese first."""
+
+    vi: Annotated[str, Field(min_length=1, max_length=1000)]
+    en: Annotated[str, Field(min_length=1, max_length=1000)]
+
+    def __call__(self, locale: Locale) -> str:
+        return self.vi if locale == "vi" else self.en
+
+
+class SayStep(_Strict):
+    """One short idea, with an optional picture.
+
+    ```yaml
+    - id: otp-what
+      kind: say
+      text:
+        vi: OTP là mã số ngân hàng gửi cho bạn để xác nhận một giao dịch.
+        en: An OTP is a code your bank sends you to confirm a payment.
+      picture: otp-sms.png
+    ```
+    """
+
+    id: Annotated[str, Field(pattern=_ID)]
+    kind: Literal["say"]
+    text: Text
+    picture: str | None = None
+
+
+class ShowStep(_Strict):
+    """A hands-on task done on the learner's own phone: Done / I'm stuck / Show me again.
+
+    ```yaml
+    - id: font-size
+      kind: show
+      instruction:
+        vi: Mở Cài đặt, chọn Màn hình, rồi kéo thanh Cỡ chữ sang phải.
+        en: Open Settings, tap Display, then drag the Font size bar to the right.
+      hint:
+        vi: Cài đặt là biểu tượng bánh răng ⚙️. Kéo từ trên xuống để thấy nó.
+        en: Settings is the gear icon ⚙️. Swipe down from the top to find it.
+      picture: font-size.png
+    ```
+    """
+
+    id: Annotated[str, Field(pattern=_ID)]
+    kind: Literal["show"]
+    instruction: Text
+    hint: Text | None = None
+    picture: str | None = None
+
+
+class QuizOption(_Strict):
+    text: Text
+    correct: bool = False
+    feedback: Text
+
+
+class QuizStep(_Strict):
+    """A question with options; every option explains why it is right or wrong.
+
+    ```yaml
+    - id: q-share
+      kind: quiz
+      question:
+        vi: Ai được phép biết mã OTP của bạn?
+        en: Who may know your OTP?
+      options:
+        - text: {vi: Không ai cả, en: Nobody}
+          correct: true
+          feedback: {vi: Đúng. OTP chỉ dành cho bạn., en: Right. The OTP is for you alone.}
+        - text: {vi: Nhân viên ngân hàng, en: Bank staff}
+          feedback: {vi: Ngân hàng không bao giờ hỏi OTP., en: Banks never ask for an OTP.}
+    ```
+    """
+
+    id: Annotated[str, Field(pattern=_ID)]
+    kind: Literal["quiz"]
+    question: Text
+    options: Annotated[list[QuizOption], Field(min_length=2, max_length=6)]
+    picture: str | None = None
+
+    @model_validator(mode="after")
+    def _one_correct(self) -> QuizStep:
+        if not any(option.correct for option in self.options):
+            raise ValueError("a quiz needs at least one option with correct: true")
+        return self
+
+
+Verdict = Literal["scam", "safe", "unsure"]
+
+
+class DrillStep(_Strict):
+    """A realistic message the learner judges Scam / Safe / Not sure; then its red flags.
+
+    ```yaml
+    - id: d-bank-sms
+      kind: drill
+      channel: sms
+      sender: VCB-Notice
+      message:
+        vi: "Tài khoản của bạn bị khóa. Xác minh tại vcb-xacminh.top"
+        en: "Your account is locked. Verify at vcb-xacminh.top"
+      verdict: scam
+      red_flags:
+        - {vi: Đuôi .top không phải trang ngân hàng., en: A .top address is not the bank's site.}
+      explanation:
+        vi: Ngân hàng không gửi đường link để đăng nhập.
+        en: Banks never send login links.
+    ```
+    """
+
+    id: Annotated[str, Field(pattern=_ID)]
+    kind: Literal["drill"]
+    channel: Literal["sms", "zalo", "call", "web"]
+    sender: Annotated[str, Field(min_length=1, max_length=60)]
+    message: Text
+    verdict: Literal["scam", "safe"]
+    red_flags: list[Text] = Field(default_factory=list)
+    explanation: Text
+    picture: str | None = None
+
+    @model_validator(mode="after")
+    def _flags_for_scams(self) -> DrillStep:
+        if self.verdict == "scam" and not self.red_flags:
+            raise ValueError("a scam drill must list its red_flags")
+        return self
+
+
+Step = Annotated[SayStep | ShowStep | QuizStep | DrillStep, Field(discriminator="kind")]
+
+
+class Lesson(_Strict):
+    """One lesson file: `lessons/<module>/<id>.yaml`."""
+
+    spec_version: int
+    id: Annotated[str, Field(pattern=_ID)]
+    module: Annotated[str, Field(pattern=_ID)]
+    title: Text
+    summary: Text
+    competencies: Annotated[list[str], Field(min_length=1)]
+    minutes: Annotated[int, Field(ge=1, le=15)]
+    sources: Annotated[list[HttpUrl], Field(min_length=1)]
+    steps: Annotated[list[Step], Field(min_length=2, max_length=12)]
+
+    @field_validator("spec_version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value > SPEC_VERSION:
+            raise ValueError(f"written for spec_version {value}; this camtay reads {SPEC_VERSION}")
+        if value < 1:
+            raise ValueError("spec_version starts at 1")
+        return value
+
+    @field_validator("competencies")
+    @classmethod
+    def _known_competencies(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if not _COMPETENCY.match(code):
+                raise ValueError(f"{code!r} is not a competency code like '4.2'")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_step_ids(self) -> Lesson:
+        seen: set[str] = set()
+        for step in self.steps:
+            if step.id in seen:
+                raise ValueError(f"step id {step.id!r} is used twice")
+            seen.add(step.id)
+        if not any(isinstance(step, ShowStep | QuizStep | DrillStep) for step in self.steps):
+            raise ValueError("a lesson needs at least one show, quiz or drill step")
+        return self
+
+    def step_index(self, step_id: str) -> int | None:
+        for index, step in enumerate(self.steps):
+            if step.id == step_id:
+                return index
+        return None
+
+
+class Module(_Strict):
+    """A group of lessons: `lessons/<module>/module.yaml`."""
+
+    spec_version: int
+    id: Annotated[str, Field(pattern=_ID)]
+    order: Annotated[int, Field(ge=0)]
+    title: Text
+    lessons: Annotated[list[str], Field(min_length=1)]
+
+
+class Catalog:
+    """Every module and lesson, in teaching order; built once at start-up."""
+
+    def __init__(self, modules: list[Module], lessons: list[Lesson]) -> None:
+        self.modules = sorted(modules, key=lambda module: module.order)
+        by_id = {lesson.id: lesson for lesson in lessons}
+        self.lessons: dict[str, Lesson] = {}
+        for module in self.modules:
+            for lesson_id in module.lessons:
+                self.lessons[lesson_id] = by_id[lesson_id]
+
+    def lesson(self, lesson_id: str) -> Lesson | None:
+        return self.lessons.get(lesson_id)
+
+    def ordered(self) -> list[Lesson]:
+        return list(self.lessons.values())
+
+    def next_after(self, lesson_id: str, done: set[str]) -> Lesson | None:
+        """The first lesson after `lesson_id` in teaching order that is not done yet."""
+        order = self.ordered()
+        ids = [lesson.id for lesson in order]
+        start = ids.index(lesson_id) + 1 if lesson_id in ids else 0
+        for lesson in order[start:] + order[:start]:
+            if lesson.id not in done and lesson.id != lesson_id:
+                return lesson
+        return None

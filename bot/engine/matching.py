@@ -1,0 +1,51 @@
+"""Match what a learner typed to the options on screen: by number or by words, accents optional."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from bot.engine.types import Option
+
+_NUMBER_WORDS = {
+    # Vietnamese, written without accents after folding, and English.
+    "mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "nam": 5, "sau": 6, "bay": 7, "tam": 8,
+    "chin": 9, "muoi": 10,
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10,
+}  # fmt: skip
+_NOT_WORD = re.compile(r"[^\w\s]+", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip Vietnamese accents, emoji and punctuation: 'Lừa đảo 🚫' -> 'lua dao'."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFD", text)
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    bare = _NOT_WORD.sub(" ", bare.casefold())
+    return _SPACES.sub(" ", bare).strip()
+
+
+def match_option(text: str, options: list[Option]) -> Option | None:
+    """The option the learner meant, or None when it is not clear."""
+    folded = fold(text)
+    if not folded:
+        return None
+    number = int(folded) if folded.isdigit() else _NUMBER_WORDS.get(folded)
+    if number is not None:
+        return options[number - 1] if 1 <= number <= len(options) else None
+    labels = [fold(option.label) for option in options]
+    exact = [option for option, label in zip(options, labels, strict=True) if label == folded]
+    if len(exact) == 1:
+        return exact[0]
+    if len(folded) < 3:
+        return None
+    # A unique label that starts with, or contains as whole words, what was typed.
+    padded = f" {folded} "
+    partial = [
+        option
+        for option, label in zip(options, labels, strict=True)
+        if label.startswith(folded) or padded in f" {label} "
+    ]
+    return partial[0] if len(partial) == 1 else None

@@ -1,0 +1,152 @@
+"""What goes into the engine (inputs, state) and what comes out (replies, events)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.engine.lesson import Locale
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+class Start(_Frozen):
+    """The learner opened the chat (Telegram /start, a deep link, a new web session)."""
+
+    kind: Literal["start"] = "start"
+    payload: str | None = None
+
+
+class TextInput(_Frozen):
+    """Anything the learner typed."""
+
+    kind: Literal["text"] = "text"
+    text: str
+
+
+class Choice(_Frozen):
+    """A button the learner pressed; `key` is the option's key as the engine gave it."""
+
+    kind: Literal["choice"] = "choice"
+    key: Annotated[str, Field(max_length=64)]
+
+
+class Done(_Frozen):
+    """'Done' on a hands-on step, from a channel that has its own control for it."""
+
+    kind: Literal["done"] = "done"
+
+
+class Stuck(_Frozen):
+    """'I'm stuck' on a hands-on step."""
+
+    kind: Literal["stuck"] = "stuck"
+
+
+class Again(_Frozen):
+    """'Show me again'."""
+
+    kind: Literal["again"] = "again"
+
+
+Input = Annotated[Start | TextInput | Choice | Done | Stuck | Again, Field(discriminator="kind")]
+
+
+# --- replies ------------------------------------------------------------------------------
+
+
+class Option(_Frozen):
+    key: str
+    label: str
+
+
+class TextReply(_Frozen):
+    kind: Literal["text"] = "text"
+    text: str
+
+
+class PictureReply(_Frozen):
+    """A picture from `lessons/assets/`, named by its path relative to that folder."""
+
+    kind: Literal["picture"] = "picture"
+    path: str
+    caption: str | None = None
+
+
+class ChoicesReply(_Frozen):
+    """A message with buttons; channels without buttons show them as a numbered list."""
+
+    kind: Literal["choices"] = "choices"
+    text: str
+    options: list[Option]
+
+
+Reply = Annotated[TextReply | PictureReply | ChoicesReply, Field(discriminator="kind")]
+
+
+# --- events -------------------------------------------------------------------------------
+
+EventType = Literal[
+    "lesson.started",
+    "step.completed",
+    "quiz.answered",
+    "drill.answered",
+    "learner.stuck",
+    "lesson.completed",
+    "locale.changed",
+]
+
+
+class Event(_Frozen):
+    """Something the learner did that progress, reports and volunteers care about."""
+
+    type: EventType
+    lesson_id: str | None = None
+    step_id: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- state --------------------------------------------------------------------------------
+
+Screen = Literal["welcome", "menu", "lesson", "resume", "finished"]
+
+
+class Position(BaseModel):
+    """Where the learner is inside a lesson."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lesson_id: str
+    step: int = 0
+    correct: int = 0
+    answered: int = 0
+
+
+class State(BaseModel):
+    """A learner's whole conversation state; plain JSON, stored between turns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    locale: Locale = "vi"
+    locale_chosen: bool = False
+    screen: Screen = "welcome"
+    prompt: int = 0
+    """Bumped whenever the screen changes; button keys carry it, so an old button is recognised."""
+    position: Position | None = None
+    last_finished: str | None = None
+    completed: list[str] = Field(default_factory=list)
+    bookmarks: dict[str, int] = Field(default_factory=dict)
+    """Lessons left half-way: lesson id -> step index to resume at."""
+
+
+class Outcome(_Frozen):
+    state: State
+    replies: list[Reply]
+    events: list[Event]

@@ -1,0 +1,148 @@
+"""The tutor service: lock, dedup, load, engine, save and outbox in one transaction, then send."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pydantic import TypeAdapter
+
+from bot.engine import Engine, Input, Reply, State
+from bot.locks import LearnerLocks
+from bot.store.db import Database
+from bot.store.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+REPLY = TypeAdapter[Reply](Reply)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing a learner did, already parsed by its channel; no platform types inside."""
+
+    channel: str
+    external_id: str
+    input: Input
+    update_id: str | None = None
+    """The platform's id for this update; a second delivery with the same id is ignored."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A reply taken from the outbox, ready for a channel to render and send."""
+
+    id: int
+    channel: str
+    external_id: str
+    reply: Reply
+
+    @classmethod
+    def from_row(cls, row: OutboxMessage) -> Outgoing:
+        return cls(id=row.id, channel=row.channel, external_id=row.external_id,
+                   reply=REPLY.validate_python(row.payload))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    learner_id: int
+    duplicate: bool
+    outbox_ids: tuple[int, ...] = ()
+
+
+class Sender(Protocol):
+    """A channel's way out: render one reply and send it; raise to leave it pending."""
+
+    async def send(self, message: Outgoing) -> None: ...
+
+
+class Tutor:
+    """Everything a channel calls: `handle` an inbound input, `deliver` what it produced."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        database: Database,
+        locks: LearnerLocks,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.database = database
+        self.locks = locks
+        self.clock = clock
+
+    async def handle(self, inbound: Inbound, sender: Sender | None = None) -> TurnResult:
+        """Apply one input exactly once; with a sender, deliver its replies right after commit."""
+        async with self.locks.hold(f"{inbound.channel}:{inbound.external_id}"):
+            result = await self._turn(inbound)
+            if sender is not None:
+                await self._deliver(result.learner_id, sender)
+            return result
+
+    async def deliver(self, learner_id: int, channel: str, external_id: str,
+                      sender: Sender) -> list[Outgoing]:  # fmt: skip
+        """Send a learner's pending replies, in order, under their lock."""
+        async with self.locks.hold(f"{channel}:{external_id}"):
+            return await self._deliver(learner_id, sender)
+
+    async def _turn(self, inbound: Inbound) -> TurnResult:
+        now = self.clock()
+        async with self.database.unit_of_work() as uow:
+            if inbound.update_id is not None and not await uow.dedup.claim(
+                inbound.channel, inbound.update_id, now
+            ):
+                learner = await uow.learners.get(inbound.channel, inbound.external_id)
+                log.info("duplicate update %s/%s ignored", inbound.channel, inbound.update_id)
+                return TurnResult(learner_id=learner.id if learner else 0, duplicate=True)
+            learner, _ = await uow.learners.get_or_create(
+                channel=inbound.channel, external_id=inbound.external_id, now=now
+            )
+            raw = await uow.states.load(learner.id)
+            state = State.model_validate(raw) if raw is not None else None
+            outcome = self.engine.step(state, inbound.input)
+            await uow.states.save(learner.id, outcome.state.model_dump(mode="json"), now)
+            await uow.events.append(learner.id, outcome.events, now)
+            await uow.progress.apply(learner.id, outcome.events, now)
+            ids = await uow.outbox.add(learner, outcome.replies, now)
+            learner.locale = outcome.state.locale
+            learner.last_active_at = now
+            await uow.commit()
+            return TurnResult(learner_id=learner.id, duplicate=False, outbox_ids=tuple(ids))
+
+    async def _deliver(self, learner_id: int, sender: Sender) -> list[Outgoing]:
+        async with self.database.unit_of_work() as uow:
+            rows = await uow.outbox.pending(learner_id)
+            messages = [Outgoing.from_row(row) for row in rows]
+        sent: list[Outgoing] = []
+        try:
+            for message in messages:
+                await sender.send(message)
+                sent.append(message)
+        finally:
+            # Whatever went out is marked, even when a later send failed and stays pending.
+            async with self.database.unit_of_work() as uow:
+                await uow.outbox.mark_sent([message.id for message in sent], self.clock())
+                await uow.commit()
+        return sent
+
+
+class Collector:
+    """A sender for channels that answer in the same request (web chat, terminal)."""
+
+    def __init__(self) -> None:
+        self.messages: list[Outgoing] = []
+
+    async def send(self, message: Outgoing) -> None:
+        self.messages.append(message)
+
+
+def replies_of(messages: Sequence[Outgoing]) -> list[Reply]:
+    return [message.reply for message in messages]

@@ -1,0 +1,44 @@
+"""All configuration in one typed object, read from `CAMTAY_*` variables and `.env`."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.content import DEFAULT_LESSONS_DIR
+
+DEFAULT_SQLITE = Path("var/camtay.sqlite3")
+
+
+class Settings(BaseSettings):
+    """Built once at start-up and passed down; nothing reads the environment elsewhere."""
+
+    model_config = SettingsConfigDict(env_prefix="CAMTAY_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql+asyncpg://… in production; unset means the SQLite file below.",
+    )
+    sqlite_path: Path = DEFAULT_SQLITE
+    redis_url: str | None = Field(default=None, description="redis://… shares locks across processes")
+    lessons_dir: Path = DEFAULT_LESSONS_DIR
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    lock_timeout_seconds: float = 10.0
+    web_max_text_bytes: int = 4096
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.sqlite_path}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

@@ -1,0 +1,201 @@
+"""Repositories: read and write rows inside a unit of work. They flush; they never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.engine.types import Event, Reply
+from bot.store.models import (
+    ConversationState,
+    EventRecord,
+    Learner,
+    LessonProgress,
+    OutboxMessage,
+    ProcessedUpdate,
+)
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT DO NOTHING."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+class LearnerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, channel: str, external_id: str) -> Learner | None:
+        return await self.session.scalar(
+            select(Learner).where(Learner.channel == channel, Learner.external_id == external_id)
+        )
+
+    async def get_or_create(
+        self, *, channel: str, external_id: str, now: datetime, locale: str = "vi"
+    ) -> tuple[Learner, bool]:
+        """The learner for this chat; created (True) on first contact."""
+        learner = await self.get(channel, external_id)
+        if learner is not None:
+            return learner, False
+        statement = (
+            _insert(self.session, Learner)
+            .values(channel=channel, external_id=external_id, locale=locale,
+                    created_at=now, last_active_at=now)  # fmt: skip
+            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        )
+        await self.session.execute(statement)
+        learner = await self.get(channel, external_id)
+        assert learner is not None  # noqa: S101 -- inserted or already there
+        return learner, True
+
+    async def count(self) -> int:
+        return int(await self.session.scalar(select(func.count()).select_from(Learner)) or 0)
+
+
+class StateRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def load(self, learner_id: int) -> dict[str, Any] | None:
+        row = await self.session.get(ConversationState, learner_id)
+        return None if row is None else dict(row.state)
+
+    async def save(self, learner_id: int, state: dict[str, Any], now: datetime) -> None:
+        row = await self.session.get(ConversationState, learner_id)
+        if row is None:
+            self.session.add(ConversationState(learner_id=learner_id, state=state, updated_at=now))
+        else:
+            row.state = state
+            row.updated_at = now
+        await self.session.flush()
+
+
+class ProgressRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, learner_id: int, lesson_id: str) -> LessonProgress | None:
+        return await self.session.get(LessonProgress, (learner_id, lesson_id))
+
+    async def for_learner(self, learner_id: int) -> Sequence[LessonProgress]:
+        result = await self.session.scalars(
+            select(LessonProgress).where(LessonProgress.learner_id == learner_id)
+        )
+        return result.all()
+
+    async def apply(self, learner_id: int, events: Sequence[Event], now: datetime) -> None:
+        """Fold one turn's events into the per-lesson progress rows."""
+        for event in events:
+            if event.lesson_id is None:
+                continue
+            row = await self.get(learner_id, event.lesson_id)
+            if row is None:
+                row = LessonProgress(
+                    learner_id=learner_id, lesson_id=event.lesson_id, status="started",
+                    current_step=0, correct=0, answered=0, stuck_count=0,
+                    started_at=now, updated_at=now,
+                )  # fmt: skip
+                self.session.add(row)
+            row.updated_at = now
+            if event.type == "lesson.started":
+                # Going through a lesson again starts a fresh attempt; completion stays.
+                row.current_step, row.correct, row.answered = 0, 0, 0
+            elif event.type == "step.completed":
+                row.current_step = int(event.data.get("step", row.current_step)) + 1
+            elif event.type in ("quiz.answered", "drill.answered"):
+                row.answered += 1
+                row.correct += int(bool(event.data.get("correct")))
+            elif event.type == "learner.stuck":
+                row.stuck_count += 1
+            elif event.type == "lesson.completed":
+                row.status = "completed"
+                row.completed_at = now
+        await self.session.flush()
+
+
+class EventRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def append(self, learner_id: int, events: Sequence[Event], now: datetime) -> None:
+        self.session.add_all(
+            EventRecord(learner_id=learner_id, type=event.type, lesson_id=event.lesson_id,
+                        step_id=event.step_id, data=event.data, occurred_at=now)  # fmt: skip
+            for event in events
+        )
+        await self.session.flush()
+
+    async def for_learner(self, learner_id: int) -> Sequence[EventRecord]:
+        result = await self.session.scalars(
+            select(EventRecord).where(EventRecord.learner_id == learner_id).order_by(EventRecord.id)
+        )
+        return result.all()
+
+
+class DedupRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def claim(self, channel: str, update_id: str, now: datetime) -> bool:
+        """Record the update as processed; False when it already was (a redelivery)."""
+        statement = (
+            _insert(self.session, ProcessedUpdate)
+            .values(channel=channel, update_id=update_id, processed_at=now)
+            .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+        )
+        result = await self.session.execute(statement)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class OutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, learner: Learner, replies: Sequence[Reply], now: datetime) -> list[int]:
+        rows = [
+            OutboxMessage(learner_id=learner.id, channel=learner.channel,
+                          external_id=learner.external_id, payload=reply.model_dump(),
+                          status="pending", attempts=0, created_at=now)  # fmt: skip
+            for reply in replies
+        ]
+        self.session.add_all(rows)
+        await self.session.flush()
+        return [row.id for row in rows]
+
+    async def pending(self, learner_id: int) -> Sequence[OutboxMessage]:
+        result = await self.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.learner_id == learner_id, OutboxMessage.status == "pending")
+            .order_by(OutboxMessage.id)
+        )
+        return result.all()
+
+    async def history(self, learner_id: int, after: int, limit: int = 200) -> Sequence[OutboxMessage]:
+        result = await self.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.learner_id == learner_id, OutboxMessage.id > after)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        return result.all()
+
+    async def mark_sent(self, ids: Sequence[int], now: datetime) -> None:
+        if ids:
+            await self.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .values(status="sent", sent_at=now, attempts=OutboxMessage.attempts + 1)
+            )
+
+    async def mark_failed(self, message_id: int, error: str) -> None:
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(status="failed", last_error=error[:500], attempts=OutboxMessage.attempts + 1)
+        )

@@ -1,0 +1,54 @@
+"""The FastAPI application: web chat, health checks (and, later, the platform webhooks)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from bot.locks import LockTimeout
+from bot.settings import Settings
+from bot.wiring import Runtime, build
+from webhook import chat
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """The app; pass a prepared `runtime` (tests, benchmarks) or let it build one from settings."""
+    settings = runtime.settings if runtime is not None else settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = runtime is None
+        app.state.runtime = runtime if runtime is not None else build(settings)
+        try:
+            yield
+        finally:
+            if own:
+                await app.state.runtime.close()
+
+    production = settings.environment == "production"
+    app = FastAPI(
+        title="camtay",
+        lifespan=lifespan,
+        docs_url=None if production else "/docs",
+        redoc_url=None,
+        openapi_url=None if production else "/openapi.json",
+    )
+
+    @app.exception_handler(LockTimeout)
+    async def _busy(_: Request, error: LockTimeout) -> JSONResponse:
+        log.warning("learner lock busy: %s", error)
+        return JSONResponse({"detail": "busy, try again"}, status_code=503,
+                            headers={"Retry-After": "1"})  # fmt: skip
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(chat.router)
+    return app

@@ -1,0 +1,94 @@
+"""Web chat routes: the page, its JSON API and the lesson pictures."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Cookie, HTTPException, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse
+from pydantic import ValidationError
+
+from bot.channels import web
+from bot.content import ASSETS_DIR
+from bot.service import Collector, Inbound, Outgoing
+from bot.wiring import Runtime
+
+router = APIRouter(prefix="/chat", tags=["web chat"])
+
+COOKIE = "camtay_chat"
+MAX_BODY = 16 * 1024
+PAGE = Path(__file__).resolve().parent / "static" / "chat.html"
+TOO_LONG = (
+    "Tin nhắn dài quá. Bạn gõ ngắn hơn nhé (dưới 4.000 chữ). / "
+    "That message is too long. Please keep it under 4,000 characters."
+)
+
+ChatCookie = Annotated[str | None, Cookie(alias=COOKIE, max_length=64)]
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _remember(response: Response, visitor: str, request: Request) -> None:
+    response.set_cookie(COOKIE, visitor, max_age=365 * 24 * 3600, httponly=True,
+                        samesite="lax", secure=request.url.scheme == "https")  # fmt: skip
+
+
+@router.get("", response_class=HTMLResponse, include_in_schema=False)
+async def page(request: Request, visitor: ChatCookie = None) -> HTMLResponse:
+    response = HTMLResponse(PAGE.read_text(encoding="utf-8"))
+    if not visitor:
+        _remember(response, secrets.token_urlsafe(18), request)
+    return response
+
+
+@router.post("/api/send")
+async def send(request: Request, response: Response, visitor: ChatCookie = None) -> dict[str, Any]:
+    """Apply one input from the page; answer with the replies it produced."""
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise HTTPException(413, TOO_LONG)
+    try:
+        message = web.WebInput.model_validate_json(body)
+    except ValidationError as error:
+        raise HTTPException(422, error.errors(include_url=False, include_context=False)) from None
+    runtime = _runtime(request)
+    if message.text is not None and len(message.text.encode()) > runtime.settings.web_max_text_bytes:
+        raise HTTPException(413, TOO_LONG)
+    if not visitor:
+        visitor = secrets.token_urlsafe(18)
+        _remember(response, visitor, request)
+    collector = Collector()
+    inbound = Inbound(channel=web.CHANNEL, external_id=visitor, input=message.to_input(),
+                      update_id=message.id)  # fmt: skip
+    result = await runtime.tutor.handle(inbound, collector)
+    return {"duplicate": result.duplicate,
+            "messages": [web.render(item) for item in collector.messages]}  # fmt: skip
+
+
+@router.get("/api/history")
+async def history(request: Request, after: int = 0, visitor: ChatCookie = None) -> dict[str, Any]:
+    """Every reply this visitor has had after message `after`, to redraw the page on reload."""
+    if not visitor:
+        return {"messages": []}
+    runtime = _runtime(request)
+    async with runtime.database.unit_of_work() as uow:
+        learner = await uow.learners.get(web.CHANNEL, visitor)
+        if learner is None:
+            return {"messages": []}
+        rows = await uow.outbox.history(learner.id, after)
+        messages = [Outgoing.from_row(row) for row in rows]
+    return {"messages": [web.render(item) for item in messages]}
+
+
+@router.get("/assets/{name:path}", include_in_schema=False)
+async def asset(request: Request, name: str) -> FileResponse:
+    root = (_runtime(request).settings.lessons_dir / ASSETS_DIR).resolve()
+    path = (root / name).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise HTTPException(404, "no such picture")
+    return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})
