@@ -21,7 +21,9 @@ app.add_typer(db_app, name="db")
 
 
 def _settings() -> Settings:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     return Settings()
 
 
@@ -39,8 +41,10 @@ def lessons_check(
         raise typer.Exit(1)
     assert catalog is not None  # noqa: S101 -- no problems means a catalog
     steps = sum(len(lesson.steps) for lesson in catalog.ordered())
-    typer.echo(f"ok: {len(catalog.modules)} modules, {len(catalog.lessons)} lessons, "
-               f"{steps} steps in {root}")  # fmt: skip
+    typer.echo(
+        f"ok: {len(catalog.modules)} modules, {len(catalog.lessons)} lessons, "
+        f"{steps} steps in {root}"
+    )
 
 
 @db_app.command("upgrade")
@@ -76,7 +80,9 @@ def serve(
 
 @app.command()
 def chat(
-    user: Annotated[str | None, typer.Option(help="Who is learning (progress is kept per user)")] = None,
+    user: Annotated[
+        str | None, typer.Option(help="Who is learning (progress is kept per user)")
+    ] = None,
     lang: Annotated[str | None, typer.Option(help="vi or en")] = None,
 ) -> None:
     """Learn in the terminal. Type the number of a choice, or words; /quit to stop."""

@@ -117,8 +117,13 @@ def load(root: Path = DEFAULT_LESSONS_DIR) -> tuple[Catalog | None, list[Problem
             lessons[lesson.id] = (file, lesson)
             for step_id, picture in _pictures(lesson):
                 if not (root / ASSETS_DIR / picture).is_file():
-                    problems.append(Problem(file, f"steps(id={step_id}).picture",
-                                            f"{picture!r} is not in {root / ASSETS_DIR}"))  # fmt: skip
+                    problems.append(
+                        Problem(
+                            file,
+                            f"steps(id={step_id}).picture",
+                            f"{picture!r} is not in {root / ASSETS_DIR}",
+                        )
+                    )
     listed: set[str] = set()
     for module in modules:
         module_file = root / module.id / MODULE_FILE
@@ -127,8 +132,11 @@ def load(root: Path = DEFAULT_LESSONS_DIR) -> tuple[Catalog | None, list[Problem
                 problems.append(Problem(module_file, "lessons", f"{lesson_id!r} is listed twice"))
             listed.add(lesson_id)
             if lesson_id not in lessons or lessons[lesson_id][1].module != module.id:
-                problems.append(Problem(module_file, "lessons",
-                                        f"{lesson_id!r} has no lesson file in this folder"))  # fmt: skip
+                problems.append(
+                    Problem(
+                        module_file, "lessons", f"{lesson_id!r} has no lesson file in this folder"
+                    )
+                )
     for lesson_id, (file, _) in lessons.items():
         if lesson_id not in listed:
             problems.append(Problem(file, "id", "not listed in its module.yaml 'lessons'"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -16,7 +16,7 @@ class LockTimeout(Exception):
 
 
 class LearnerLocks(Protocol):
-    def hold(self, key: str) -> AsyncIterator[None]:
+    def hold(self, key: str) -> AbstractAsyncContextManager[None]:
         """Hold the lock named `key` for the duration of the `async with` block."""
         ...
 
@@ -67,18 +67,18 @@ class RedisLocks:
 
     @asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
-        lock = self.redis.lock(f"camtay:lock:{key}", timeout=self.expire,
-                               blocking_timeout=self.timeout)  # fmt: skip
+        # A short poll interval: a learner's second tap should wait milliseconds, not 100 ms.
+        lock = self.redis.lock(
+            f"camtay:lock:{key}", timeout=self.expire, sleep=0.01, blocking_timeout=self.timeout
+        )
         if not await lock.acquire():
             raise LockTimeout(key)
         try:
             yield
         finally:
-            try:
+            # LockError: it expired while held (the turn outlived `expire`); nothing to release.
+            with suppress(LockError):
                 await lock.release()
-            except LockError:
-                # It expired while held: the turn ran longer than `expire`; nothing to release.
-                pass
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -46,8 +46,12 @@ class Outgoing:
 
     @classmethod
     def from_row(cls, row: OutboxMessage) -> Outgoing:
-        return cls(id=row.id, channel=row.channel, external_id=row.external_id,
-                   reply=REPLY.validate_python(row.payload))  # fmt: skip
+        return cls(
+            id=row.id,
+            channel=row.channel,
+            external_id=row.external_id,
+            reply=REPLY.validate_python(row.payload),
+        )
 
 
 @dataclass(frozen=True)
@@ -87,8 +91,9 @@ class Tutor:
                 await self._deliver(result.learner_id, sender)
             return result
 
-    async def deliver(self, learner_id: int, channel: str, external_id: str,
-                      sender: Sender) -> list[Outgoing]:  # fmt: skip
+    async def deliver(
+        self, learner_id: int, channel: str, external_id: str, sender: Sender
+    ) -> list[Outgoing]:
         """Send a learner's pending replies, in order, under their lock."""
         async with self.locks.hold(f"{channel}:{external_id}"):
             return await self._deliver(learner_id, sender)

@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.content import DEFAULT_LESSONS_DIR
@@ -25,7 +25,9 @@ class Settings(BaseSettings):
         description="postgresql+asyncpg://… in production; unset means the SQLite file below.",
     )
     sqlite_path: Path = DEFAULT_SQLITE
-    redis_url: str | None = Field(default=None, description="redis://… shares locks across processes")
+    redis_url: str | None = Field(
+        default=None, description="redis://… shares locks across processes"
+    )
     lessons_dir: Path = DEFAULT_LESSONS_DIR
     host: str = "127.0.0.1"
     port: int = 8000
@@ -33,9 +35,19 @@ class Settings(BaseSettings):
     lock_timeout_seconds: float = 10.0
     web_max_text_bytes: int = 4096
 
+    @field_validator("database_url", "redis_url", "public_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def embedded(self) -> bool:
+        """True on the SQLite default, where the process migrates and locks by itself."""
+        return self.database_url is None
+
     @cached_property
     def effective_database_url(self) -> str:
-        if self.database_url:
+        if self.database_url is not None:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.sqlite_path}"
 

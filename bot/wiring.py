@@ -30,7 +30,7 @@ class Runtime:
 
 def migrate_if_embedded(settings: Settings) -> None:
     """The embedded SQLite default migrates itself; a shared database is migrated by a job."""
-    if settings.database_url is None:
+    if settings.embedded:
         upgrade(settings.effective_database_url)
 
 
@@ -39,7 +39,9 @@ def build(settings: Settings, catalog: Catalog | None = None) -> Runtime:
     database = Database(settings.effective_database_url)
     locks: LearnerLocks
     if settings.redis_url:
-        locks = RedisLocks(Redis.from_url(settings.redis_url), timeout=settings.lock_timeout_seconds)
+        locks = RedisLocks(
+            Redis.from_url(settings.redis_url), timeout=settings.lock_timeout_seconds
+        )
     else:
         locks = MemoryLocks(timeout=settings.lock_timeout_seconds)
     tutor = Tutor(engine=Engine(catalog), database=database, locks=locks)

@@ -43,8 +43,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.exception_handler(LockTimeout)
     async def _busy(_: Request, error: LockTimeout) -> JSONResponse:
         log.warning("learner lock busy: %s", error)
-        return JSONResponse({"detail": "busy, try again"}, status_code=503,
-                            headers={"Retry-After": "1"})  # fmt: skip
+        return JSONResponse(
+            {"detail": "busy, try again"}, status_code=503, headers={"Retry-After": "1"}
+        )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -34,8 +34,14 @@ def _runtime(request: Request) -> Runtime:
 
 
 def _remember(response: Response, visitor: str, request: Request) -> None:
-    response.set_cookie(COOKIE, visitor, max_age=365 * 24 * 3600, httponly=True,
-                        samesite="lax", secure=request.url.scheme == "https")  # fmt: skip
+    response.set_cookie(
+        COOKIE,
+        visitor,
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
 
 
 @router.get("", response_class=HTMLResponse, include_in_schema=False)
@@ -55,19 +61,32 @@ async def send(request: Request, response: Response, visitor: ChatCookie = None)
     try:
         message = web.WebInput.model_validate_json(body)
     except ValidationError as error:
-        raise HTTPException(422, error.errors(include_url=False, include_context=False)) from None
+        problems = error.errors(include_url=False, include_context=False, include_input=False)
+        if any(problem["type"] == "json_invalid" for problem in problems):
+            raise HTTPException(400, "the body is not valid JSON") from None
+        raise HTTPException(422, problems) from None
     runtime = _runtime(request)
-    if message.text is not None and len(message.text.encode()) > runtime.settings.web_max_text_bytes:
+    if (
+        message.text is not None
+        and len(message.text.encode()) > runtime.settings.web_max_text_bytes
+    ):
         raise HTTPException(413, TOO_LONG)
     if not visitor:
         visitor = secrets.token_urlsafe(18)
         _remember(response, visitor, request)
     collector = Collector()
-    inbound = Inbound(channel=web.CHANNEL, external_id=visitor, input=message.to_input(),
-                      update_id=message.id)  # fmt: skip
+    # Message ids come from browsers, so they are only unique per visitor.
+    inbound = Inbound(
+        channel=web.CHANNEL,
+        external_id=visitor,
+        input=message.to_input(),
+        update_id=f"{visitor}:{message.id}",
+    )
     result = await runtime.tutor.handle(inbound, collector)
-    return {"duplicate": result.duplicate,
-            "messages": [web.render(item) for item in collector.messages]}  # fmt: skip
+    return {
+        "duplicate": result.duplicate,
+        "messages": [web.render(item) for item in collector.messages],
+    }
 
 
 @router.get("/api/history")

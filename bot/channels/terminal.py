@@ -1,4 +1,4 @@
-"""The terminal channel: `camtay chat`. Buttons become numbered lines; you type a number or words."""
+"""The terminal channel, `camtay chat`: buttons become numbered lines; type a number or words."""
 
 from __future__ import annotations
 

@@ -62,8 +62,13 @@ class _Turn:
         message = text(self.locale) if isinstance(text, Text) else text
         self.replies.append(TextReply(text=message.format(**fields) if fields else message))
 
-    def emit(self, type_: EventType, lesson_id: str | None = None, step_id: str | None = None,
-             **data: object) -> None:  # fmt: skip
+    def emit(
+        self,
+        type_: EventType,
+        lesson_id: str | None = None,
+        step_id: str | None = None,
+        **data: object,
+    ) -> None:
         self.events.append(Event(type=type_, lesson_id=lesson_id, step_id=step_id, data=data))
 
     def go(self, screen: str) -> None:
@@ -99,8 +104,9 @@ class Engine:
 
     def _start(self, turn: _Turn, payload: str | None) -> None:
         state = turn.state
-        if payload and payload.startswith(LANG_PAYLOAD) and payload[len(LANG_PAYLOAD):] in LOCALES:
-            self._switch_locale(turn, payload[len(LANG_PAYLOAD):])  # type: ignore[arg-type]
+        newcomer = not state.locale_chosen
+        if payload and payload.startswith(LANG_PAYLOAD) and payload[len(LANG_PAYLOAD) :] in LOCALES:
+            self._switch_locale(turn, payload[len(LANG_PAYLOAD) :])  # type: ignore[arg-type]
             state.locale_chosen = True
             payload = None
         if payload and payload.startswith(LESSON_PAYLOAD):
@@ -118,7 +124,8 @@ class Engine:
             turn.go("resume")
             self._render(turn)
         else:
-            turn.say(p.WELCOME_BACK)
+            if not newcomer:
+                turn.say(p.WELCOME_BACK)
             turn.go("menu")
             self._render(turn)
 
@@ -168,7 +175,7 @@ class Engine:
         state = turn.state
         verb, _, argument = action.partition(":")
         if verb == "lang" and argument in LOCALES:
-            self._switch_locale(turn, argument)  # type: ignore[arg-type]
+            self._switch_locale(turn, argument)
             if state.screen == "welcome":
                 state.locale_chosen = True
                 turn.go("menu")
@@ -226,8 +233,10 @@ class Engine:
                 turn.say(p.RIGHT(turn.locale) + feedback)
             else:
                 right = " / ".join(o.text(turn.locale) for o in step.options if o.correct)
-                turn.say(p.WRONG(turn.locale) + feedback + "\n" + p.RIGHT_ANSWER(turn.locale),
-                         answer=right)  # fmt: skip
+                turn.say(
+                    p.WRONG(turn.locale) + feedback + "\n" + p.RIGHT_ANSWER(turn.locale),
+                    answer=right,
+                )
             self._complete_step(turn, lesson, step.id)
         elif isinstance(step, DrillStep) and verb == "verdict" and argument in p.DRILL_VERDICTS:
             correct = argument == step.verdict
@@ -243,8 +252,13 @@ class Engine:
                 turn.say(p.DRILL_WRONG[step.verdict])
             lines = [step.explanation(turn.locale)]
             if step.red_flags:
-                lines.insert(0, "\n".join([p.RED_FLAGS(turn.locale)]
-                                          + [f"• {flag(turn.locale)}" for flag in step.red_flags]))  # fmt: skip
+                lines.insert(
+                    0,
+                    "\n".join(
+                        [p.RED_FLAGS(turn.locale)]
+                        + [f"• {flag(turn.locale)}" for flag in step.red_flags]
+                    ),
+                )
             turn.say("\n\n".join(lines))
             self._complete_step(turn, lesson, step.id)
         else:
@@ -259,8 +273,12 @@ class Engine:
         state.position = Position(lesson_id=lesson.id, step=start_at)
         if start_at == 0:
             turn.emit("lesson.started", lesson.id)
-        turn.say(p.LESSON_HEADER, title=lesson.title(turn.locale), minutes=lesson.minutes,
-                 steps=len(lesson.steps))  # fmt: skip
+        turn.say(
+            p.LESSON_HEADER,
+            title=lesson.title(turn.locale),
+            minutes=lesson.minutes,
+            steps=len(lesson.steps),
+        )
         turn.go("lesson")
         self._render(turn)
 
@@ -284,8 +302,9 @@ class Engine:
         state = turn.state
         if lesson.id not in state.completed:
             state.completed.append(lesson.id)
-        turn.emit("lesson.completed", lesson.id, correct=position.correct,
-                  answered=position.answered)  # fmt: skip
+        turn.emit(
+            "lesson.completed", lesson.id, correct=position.correct, answered=position.answered
+        )
         turn.say(p.FINISHED, title=lesson.title(turn.locale))
         if position.answered:
             turn.say(p.FINISHED_SCORE, correct=position.correct, answered=position.answered)
@@ -321,11 +340,15 @@ class Engine:
         loc = turn.locale
         key = self._key
         if state.screen == "welcome":
-            return [Option(key=key(turn, "lang:vi"), label="Tiếng Việt 🇻🇳"),
-                    Option(key=key(turn, "lang:en"), label="English 🇬🇧")]  # fmt: skip
+            return [
+                Option(key=key(turn, "lang:vi"), label="Tiếng Việt 🇻🇳"),
+                Option(key=key(turn, "lang:en"), label="English 🇬🇧"),
+            ]
         if state.screen == "resume":
-            return [Option(key=key(turn, "resume"), label=p.RESUME(loc)),
-                    Option(key=key(turn, "menu"), label=p.OTHER_LESSON(loc))]  # fmt: skip
+            return [
+                Option(key=key(turn, "resume"), label=p.RESUME(loc)),
+                Option(key=key(turn, "menu"), label=p.OTHER_LESSON(loc)),
+            ]
         if state.screen == "finished":
             options = []
             done = set(state.completed)
@@ -340,14 +363,20 @@ class Engine:
             if isinstance(step, SayStep):
                 return [Option(key=key(turn, "next"), label=p.NEXT(loc))]
             if isinstance(step, ShowStep):
-                return [Option(key=key(turn, "done"), label=p.DONE(loc)),
-                        Option(key=key(turn, "stuck"), label=p.STUCK(loc)),
-                        Option(key=key(turn, "again"), label=p.AGAIN(loc))]  # fmt: skip
+                return [
+                    Option(key=key(turn, "done"), label=p.DONE(loc)),
+                    Option(key=key(turn, "stuck"), label=p.STUCK(loc)),
+                    Option(key=key(turn, "again"), label=p.AGAIN(loc)),
+                ]
             if isinstance(step, QuizStep):
-                return [Option(key=key(turn, f"answer:{index}"), label=option.text(loc))
-                        for index, option in enumerate(step.options)]  # fmt: skip
-            return [Option(key=key(turn, f"verdict:{verdict}"), label=label(loc))
-                    for verdict, label in p.DRILL_VERDICTS.items()]  # fmt: skip
+                return [
+                    Option(key=key(turn, f"answer:{index}"), label=option.text(loc))
+                    for index, option in enumerate(step.options)
+                ]
+            return [
+                Option(key=key(turn, f"verdict:{verdict}"), label=label(loc))
+                for verdict, label in p.DRILL_VERDICTS.items()
+            ]
         return self._menu_options(turn)
 
     def _menu_options(self, turn: _Turn) -> list[Option]:
@@ -362,10 +391,17 @@ class Engine:
                 mark = p.BOOKMARK_MARK
             else:
                 mark = p.NEW_MARK
-            options.append(Option(key=self._key(turn, f"open:{lesson.id}"),
-                                  label=f"{mark} {lesson.title(loc)}"))  # fmt: skip
-        options.append(Option(key=self._key(turn, "lang:" + ("en" if loc == "vi" else "vi")),
-                              label=p.SWITCH_LANGUAGE(loc)))  # fmt: skip
+            options.append(
+                Option(
+                    key=self._key(turn, f"open:{lesson.id}"), label=f"{mark} {lesson.title(loc)}"
+                )
+            )
+        options.append(
+            Option(
+                key=self._key(turn, "lang:" + ("en" if loc == "vi" else "vi")),
+                label=p.SWITCH_LANGUAGE(loc),
+            )
+        )
         return options
 
     def _render(self, turn: _Turn) -> None:

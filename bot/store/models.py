@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -14,9 +14,11 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -32,12 +34,31 @@ NAMING = {
 }
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend; SQLite would otherwise hand back naive ones."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware one (UTC)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
 def _ts() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True))
+    return mapped_column(UTCDateTime())
 
 
 class Learner(Base):
@@ -51,7 +72,7 @@ class Learner(Base):
     external_id: Mapped[str] = mapped_column(String(128))
     locale: Mapped[str] = mapped_column(String(5), default="vi")
     display_name: Mapped[str | None] = mapped_column(String(64))
-    consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = _ts()
     last_active_at: Mapped[datetime] = _ts()
 
@@ -83,7 +104,7 @@ class LessonProgress(Base):
     answered: Mapped[int] = mapped_column(Integer, default=0)
     stuck_count: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime] = _ts()
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = _ts()
 
 
@@ -130,4 +151,4 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = _ts()
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -45,8 +45,13 @@ class LearnerRepository:
             return learner, False
         statement = (
             _insert(self.session, Learner)
-            .values(channel=channel, external_id=external_id, locale=locale,
-                    created_at=now, last_active_at=now)  # fmt: skip
+            .values(
+                channel=channel,
+                external_id=external_id,
+                locale=locale,
+                created_at=now,
+                last_active_at=now,
+            )
             .on_conflict_do_nothing(index_elements=["channel", "external_id"])
         )
         await self.session.execute(statement)
@@ -97,10 +102,16 @@ class ProgressRepository:
             row = await self.get(learner_id, event.lesson_id)
             if row is None:
                 row = LessonProgress(
-                    learner_id=learner_id, lesson_id=event.lesson_id, status="started",
-                    current_step=0, correct=0, answered=0, stuck_count=0,
-                    started_at=now, updated_at=now,
-                )  # fmt: skip
+                    learner_id=learner_id,
+                    lesson_id=event.lesson_id,
+                    status="started",
+                    current_step=0,
+                    correct=0,
+                    answered=0,
+                    stuck_count=0,
+                    started_at=now,
+                    updated_at=now,
+                )
                 self.session.add(row)
             row.updated_at = now
             if event.type == "lesson.started":
@@ -125,8 +136,14 @@ class EventRepository:
 
     async def append(self, learner_id: int, events: Sequence[Event], now: datetime) -> None:
         self.session.add_all(
-            EventRecord(learner_id=learner_id, type=event.type, lesson_id=event.lesson_id,
-                        step_id=event.step_id, data=event.data, occurred_at=now)  # fmt: skip
+            EventRecord(
+                learner_id=learner_id,
+                type=event.type,
+                lesson_id=event.lesson_id,
+                step_id=event.step_id,
+                data=event.data,
+                occurred_at=now,
+            )
             for event in events
         )
         await self.session.flush()
@@ -159,9 +176,15 @@ class OutboxRepository:
 
     async def add(self, learner: Learner, replies: Sequence[Reply], now: datetime) -> list[int]:
         rows = [
-            OutboxMessage(learner_id=learner.id, channel=learner.channel,
-                          external_id=learner.external_id, payload=reply.model_dump(),
-                          status="pending", attempts=0, created_at=now)  # fmt: skip
+            OutboxMessage(
+                learner_id=learner.id,
+                channel=learner.channel,
+                external_id=learner.external_id,
+                payload=reply.model_dump(),
+                status="pending",
+                attempts=0,
+                created_at=now,
+            )
             for reply in replies
         ]
         self.session.add_all(rows)
@@ -176,7 +199,9 @@ class OutboxRepository:
         )
         return result.all()
 
-    async def history(self, learner_id: int, after: int, limit: int = 200) -> Sequence[OutboxMessage]:
+    async def history(
+        self, learner_id: int, after: int, limit: int = 200
+    ) -> Sequence[OutboxMessage]:
         result = await self.session.scalars(
             select(OutboxMessage)
             .where(OutboxMessage.learner_id == learner_id, OutboxMessage.id > after)

@@ -1,0 +1,71 @@
+# camtay — `make run` starts the tutor on the embedded SQLite database; `make test` checks everything.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# The test suite's services; .ci/run uses the same. Unreachable ones are skipped locally, fatal in CI.
+export CAMTAY_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+export CAMTAY_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test lint typecheck unit chat lessons-check bench lock browser clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Installs exactly what the hashed locks name, then the project itself without dependencies.
+$(VENV)/.runtime: requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(VENV)/.dev: requirements-dev.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(VENV)/.runtime $@
+
+run: $(VENV)/.runtime
+	$(BIN)/camtay db upgrade
+	$(BIN)/camtay serve --host $(HOST) --port $(PORT)
+
+chat: $(VENV)/.runtime
+	$(BIN)/camtay chat
+
+lessons-check: $(VENV)/.runtime
+	$(BIN)/camtay lessons check
+
+# Debian's chromium for the browser test; without root or apt the test is skipped (fatal in CI).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium for the browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is not installed: the browser test will be skipped"; fi; }
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy
+
+unit: $(VENV)/.dev browser
+	$(BIN)/camtay lessons check
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+bench: $(VENV)/.runtime
+	$(BIN)/python bench/bench_engine.py
+	$(BIN)/python bench/bench_turn.py
+
+# Re-lock after changing dependencies in pyproject.toml (needs uv; bootstrapped with pip).
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 --no-header -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 --no-header -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

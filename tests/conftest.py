@@ -1,0 +1,168 @@
+"""Shared fixtures: the demo catalog, a fixed clock, and real SQLite / PostgreSQL / Redis stores.
+
+PostgreSQL and Redis come from CAMTAY_TEST_POSTGRES_URL and CAMTAY_TEST_REDIS_URL (the Makefile
+points them at 127.0.0.1). Without them the tests that need them are skipped and listed; with
+CI=true an unreachable service fails the run instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+
+from bot.content import load_catalog
+from bot.engine import Catalog, Engine
+from bot.locks import MemoryLocks
+from bot.service import Tutor
+from bot.store import Database
+from bot.store.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_LESSONS = Path(__file__).resolve().parent / "fixtures" / "lessons"
+POSTGRES_URL = os.environ.get("CAMTAY_TEST_POSTGRES_URL", "")
+REDIS_URL = os.environ.get("CAMTAY_TEST_REDIS_URL", "")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TABLES = "outbox, events, lesson_progress, conversation_states, processed_updates, learners"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite the golden conversation files from the engine's output",
+    )
+
+
+def unavailable(what: str) -> None:
+    """Skip on a developer's machine; fail under CI, where the service must be there."""
+    if IN_CI:
+        pytest.fail(f"{what} (CI=true: services are required)", pytrace=False)
+    pytest.skip(what)
+
+
+class Clock:
+    """A clock tests move by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 15, 8, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(scope="session")
+def demo_catalog() -> Catalog:
+    return load_catalog(FIXTURE_LESSONS)
+
+
+@pytest.fixture(scope="session")
+def real_catalog() -> Catalog:
+    return load_catalog()
+
+
+@pytest.fixture
+def engine(demo_catalog: Catalog) -> Engine:
+    return Engine(demo_catalog)
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+
+def _asyncpg_dsn(url: str, database: str | None = None) -> str:
+    parsed = make_url(url).set(drivername="postgresql")
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+async def _admin(url: str, sql: str) -> None:
+    connection = await asyncpg.connect(_asyncpg_dsn(url), timeout=5)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated database of its own on the test server, dropped at the end."""
+    if not POSTGRES_URL:
+        unavailable("PostgreSQL: CAMTAY_TEST_POSTGRES_URL is not set")
+    name = f"camtay_test_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_admin(POSTGRES_URL, f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as error:
+        unavailable(f"PostgreSQL at {POSTGRES_URL} is unreachable: {error}")
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(_admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database: a new SQLite file, or the PostgreSQL test database emptied."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'camtay.sqlite3'}"
+        upgrade(url)
+        return url
+    url: str = request.getfixturevalue("postgres_url")
+    asyncio.run(_admin(url, f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    return url
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database(database_url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def tutor(database: Database, demo_catalog: Catalog, clock: Clock) -> Tutor:
+    return Tutor(engine=Engine(demo_catalog), database=database, locks=MemoryLocks(), clock=clock)
+
+
+# --- Redis ------------------------------------------------------------------------------------
+
+
+async def connect_redis() -> Redis:
+    """A client for the test Redis with camtay's keys cleared, or skip (fail in CI)."""
+    if not REDIS_URL:
+        unavailable("Redis: CAMTAY_TEST_REDIS_URL is not set")
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (OSError, ConnectionError) as error:
+        await client.aclose()
+        unavailable(f"Redis at {REDIS_URL} is unreachable: {error}")
+    keys = [key async for key in client.scan_iter("camtay:*")]
+    if keys:
+        await client.delete(*keys)
+    return client
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = await connect_redis()
+    yield client
+    await client.aclose()

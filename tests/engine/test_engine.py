@@ -1,0 +1,136 @@
+"""Engine behaviour that reports and channels rely on, asserted directly."""
+
+from __future__ import annotations
+
+import json
+
+from bot.engine import (
+    Choice,
+    ChoicesReply,
+    Done,
+    Engine,
+    Outcome,
+    Start,
+    State,
+    Stuck,
+    TextInput,
+    TextReply,
+)
+
+
+def buttons(outcome: Outcome) -> ChoicesReply:
+    return [reply for reply in outcome.replies if isinstance(reply, ChoicesReply)][-1]
+
+
+def press(engine: Engine, outcome: Outcome, label_start: str) -> Outcome:
+    options = buttons(outcome).options
+    option = next(option for option in options if option.label.startswith(label_start))
+    return engine.step(outcome.state, Choice(key=option.key))
+
+
+def texts(outcome: Outcome) -> str:
+    return "\n".join(r.text for r in outcome.replies if isinstance(r, TextReply | ChoicesReply))
+
+
+def test_a_whole_lesson_emits_progress_events_in_order(engine: Engine) -> None:
+    outcome = engine.step(None, Start(payload="lang_en"))
+    outcome = press(engine, outcome, "📘 Lesson one")
+    kinds = [event.type for event in outcome.events]
+    outcome = press(engine, outcome, "Next")
+    outcome = engine.step(outcome.state, Stuck())
+    kinds += [event.type for event in outcome.events]
+    outcome = engine.step(outcome.state, Done())
+    outcome = press(engine, outcome, "The bank")
+    answered = [event for event in outcome.events if event.type == "quiz.answered"]
+    assert answered[0].data == {"option": 1, "correct": False}
+    outcome = press(engine, outcome, "A scam")
+    finished = [event for event in outcome.events if event.type == "lesson.completed"]
+    assert finished[0].data == {"correct": 1, "answered": 2}
+    assert kinds == ["locale.changed", "lesson.started", "learner.stuck"] or kinds[-2:] == [
+        "lesson.started",
+        "learner.stuck",
+    ]
+    assert outcome.state.completed == ["first"]
+    assert outcome.state.position is None
+    assert "You finished «Lesson one»" in texts(outcome)
+    # The finished screen offers the next lesson first.
+    assert buttons(outcome).options[0].label == "▶️ Next: Lesson two"
+
+
+def test_wrong_quiz_answer_names_the_right_one(engine: Engine) -> None:
+    outcome = engine.step(None, Start(payload="lesson_first"))
+    outcome = press(engine, outcome, "Tiếp tục")
+    outcome = engine.step(outcome.state, Done())
+    outcome = press(engine, outcome, "Ngân hàng")
+    assert "❌ Chưa đúng. Ngân hàng không hỏi OTP.\nĐáp án đúng: Không ai cả" in texts(outcome)
+
+
+def test_an_old_button_changes_nothing(engine: Engine) -> None:
+    first = engine.step(None, Start(payload="lesson_first"))
+    second = press(engine, first, "Tiếp tục")
+    again = engine.step(second.state, Choice(key=buttons(first).options[0].key))
+    assert again.state == second.state
+    assert again.events == []
+    assert "tin nhắn cũ" in texts(again)
+
+
+def test_malformed_button_keys_are_treated_as_old(engine: Engine) -> None:
+    outcome = engine.step(None, Start(payload="lesson_first"))
+    for key in ["", ":", "x:next", "999:next", "1:answer:99", "1:open:../../etc"]:
+        again = engine.step(outcome.state, Choice(key=key))
+        assert again.state.position == outcome.state.position
+        assert again.events == []
+
+
+def test_out_of_range_answer_is_nudged_not_crashed(engine: Engine) -> None:
+    outcome = engine.step(None, Start(payload="lesson_second"))
+    outcome = press(engine, outcome, "Tiếp tục")
+    prompt = outcome.state.prompt
+    nudged = engine.step(outcome.state, Choice(key=f"{prompt}:answer:7"))
+    assert nudged.events == []
+    assert "gõ số thứ tự" in texts(nudged)
+
+
+def test_state_is_plain_json_and_round_trips(engine: Engine) -> None:
+    outcome = engine.step(None, Start(payload="lesson_first"))
+    outcome = press(engine, outcome, "Tiếp tục")
+    dumped = json.loads(json.dumps(outcome.state.model_dump(mode="json")))
+    assert State.model_validate(dumped) == outcome.state
+
+
+def test_leaving_a_lesson_keeps_a_bookmark_and_resumes_there(engine: Engine) -> None:
+    outcome = engine.step(None, Start(payload="lesson_first"))
+    outcome = press(engine, outcome, "Tiếp tục")
+    outcome = engine.step(outcome.state, TextInput(text="/menu"))
+    assert outcome.state.bookmarks == {"first": 1}
+    assert buttons(outcome).options[0].label == "▶️ Bài một"
+    outcome = press(engine, outcome, "▶️ Bài một")
+    assert outcome.state.position is not None
+    assert outcome.state.position.step == 1
+    assert outcome.events == []  # resuming is not a new start
+
+
+def test_huge_text_is_answered_with_the_current_screen(engine: Engine) -> None:
+    outcome = engine.step(None, Start())
+    flooded = engine.step(outcome.state, TextInput(text="a" * 100_000))
+    assert flooded.state.screen == "welcome"
+    assert isinstance(flooded.replies[-1], ChoicesReply)
+
+
+def test_a_new_learner_typing_first_gets_the_welcome(engine: Engine) -> None:
+    outcome = engine.step(None, TextInput(text="hello"))
+    assert outcome.state.screen == "welcome"
+    assert [o.label for o in buttons(outcome).options] == ["Tiếng Việt 🇻🇳", "English 🇬🇧"]
+
+
+def test_every_real_lesson_can_be_walked_to_the_end_in_both_languages(real_catalog) -> None:  # type: ignore[no-untyped-def]
+    engine = Engine(real_catalog)
+    for locale in ("vi", "en"):
+        for lesson in real_catalog.ordered():
+            outcome = engine.step(None, Start(payload=f"lang_{locale}"))
+            outcome = engine.step(outcome.state, Start(payload=f"lesson_{lesson.id}"))
+            for _ in range(3 * len(lesson.steps)):
+                if outcome.state.position is None:
+                    break
+                outcome = engine.step(outcome.state, Choice(key=buttons(outcome).options[0].key))
+            assert lesson.id in outcome.state.completed, (locale, lesson.id)

@@ -1,0 +1,154 @@
+"""The store suite, run against every backend: SQLite (embedded) and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.engine import Event, TextReply
+from bot.store import Database
+from bot.store.models import EventRecord, Learner
+from tests.conftest import Clock
+
+
+async def test_a_learner_is_unique_per_channel_and_chat(database: Database, clock: Clock) -> None:
+    async with database.unit_of_work() as uow:
+        first, created = await uow.learners.get_or_create(
+            channel="web", external_id="a", now=clock()
+        )
+        again, created_again = await uow.learners.get_or_create(
+            channel="web", external_id="a", now=clock()
+        )
+        other, _ = await uow.learners.get_or_create(
+            channel="terminal", external_id="a", now=clock()
+        )
+        await uow.commit()
+    assert created
+    assert not created_again
+    assert first.id == again.id != other.id
+    async with database.unit_of_work() as uow:
+        assert await uow.learners.count() == 2
+
+
+async def test_dedup_claims_an_update_once(database: Database, clock: Clock) -> None:
+    async with database.unit_of_work() as uow:
+        assert await uow.dedup.claim("web", "u1", clock())
+        assert not await uow.dedup.claim("web", "u1", clock())
+        assert await uow.dedup.claim("terminal", "u1", clock())
+        await uow.commit()
+    async with database.unit_of_work() as uow:
+        assert not await uow.dedup.claim("web", "u1", clock())
+
+
+async def test_nothing_is_kept_from_a_unit_of_work_that_did_not_commit(
+    database: Database, clock: Clock
+) -> None:
+    async def half_a_turn() -> None:
+        async with database.unit_of_work() as uow:
+            learner, _ = await uow.learners.get_or_create(
+                channel="web", external_id="b", now=clock()
+            )
+            await uow.dedup.claim("web", "u2", clock())
+            await uow.events.append(
+                learner.id, [Event(type="lesson.started", lesson_id="x")], clock()
+            )
+            raise RuntimeError("the turn failed half-way")
+
+    with pytest.raises(RuntimeError):
+        await half_a_turn()
+    async with database.unit_of_work() as uow:
+        assert await uow.learners.count() == 0
+        assert await uow.dedup.claim("web", "u2", clock())  # the claim was rolled back too
+        assert await uow.session.scalar(select(func.count()).select_from(EventRecord)) == 0
+
+
+async def test_state_saves_and_loads_as_json(database: Database, clock: Clock) -> None:
+    state = {
+        "screen": "lesson",
+        "bookmarks": {"otp": 2},
+        "completed": ["a", "b"],
+        "text": "Xin chào",
+    }
+    async with database.unit_of_work() as uow:
+        learner, _ = await uow.learners.get_or_create(channel="web", external_id="c", now=clock())
+        assert await uow.states.load(learner.id) is None
+        await uow.states.save(learner.id, state, clock())
+        await uow.commit()
+    async with database.unit_of_work() as uow:
+        await uow.states.save(learner.id, {**state, "screen": "menu"}, clock())
+        await uow.commit()
+    async with database.unit_of_work() as uow:
+        assert await uow.states.load(learner.id) == {**state, "screen": "menu"}
+
+
+async def test_progress_follows_the_events(database: Database, clock: Clock) -> None:
+    events = [
+        Event(type="lesson.started", lesson_id="otp"),
+        Event(type="step.completed", lesson_id="otp", step_id="a", data={"step": 0}),
+        Event(type="learner.stuck", lesson_id="otp", step_id="b", data={"step": 1}),
+        Event(type="quiz.answered", lesson_id="otp", step_id="c", data={"correct": True}),
+        Event(type="drill.answered", lesson_id="otp", step_id="d", data={"correct": False}),
+        Event(type="step.completed", lesson_id="otp", step_id="d", data={"step": 3}),
+        Event(type="locale.changed", data={"locale": "en"}),
+    ]
+    async with database.unit_of_work() as uow:
+        learner, _ = await uow.learners.get_or_create(channel="web", external_id="d", now=clock())
+        await uow.events.append(learner.id, events, clock())
+        await uow.progress.apply(learner.id, events, clock())
+        await uow.commit()
+    clock.advance(minutes=4)
+    done = [Event(type="lesson.completed", lesson_id="otp", data={"correct": 1, "answered": 2})]
+    async with database.unit_of_work() as uow:
+        await uow.progress.apply(learner.id, done, clock())
+        await uow.commit()
+    async with database.unit_of_work() as uow:
+        row = await uow.progress.get(learner.id, "otp")
+        assert row is not None
+        assert (row.status, row.current_step, row.correct, row.answered, row.stuck_count) == (
+            "completed",
+            4,
+            1,
+            2,
+            1,
+        )
+        assert row.completed_at == clock.now
+        logged = await uow.events.for_learner(learner.id)
+        assert [event.type for event in logged] == [event.type for event in events]
+
+
+async def test_outbox_keeps_order_and_marks_sent(database: Database, clock: Clock) -> None:
+    async with database.unit_of_work() as uow:
+        learner, _ = await uow.learners.get_or_create(channel="web", external_id="e", now=clock())
+        ids = await uow.outbox.add(learner, [TextReply(text=str(n)) for n in range(5)], clock())
+        await uow.commit()
+    async with database.unit_of_work() as uow:
+        pending = await uow.outbox.pending(learner.id)
+        assert [row.payload["text"] for row in pending] == ["0", "1", "2", "3", "4"]
+        await uow.outbox.mark_sent(ids[:3], clock())
+        await uow.outbox.mark_failed(ids[3], "blocked by the user")
+        await uow.commit()
+    async with database.unit_of_work() as uow:
+        assert [row.id for row in await uow.outbox.pending(learner.id)] == ids[4:]
+        assert [row.status for row in await uow.outbox.history(learner.id, 0)] == [
+            "sent",
+            "sent",
+            "sent",
+            "failed",
+            "pending",
+        ]
+
+
+async def test_erasing_a_learner_cascades(database: Database, clock: Clock) -> None:
+    async with database.unit_of_work() as uow:
+        learner, _ = await uow.learners.get_or_create(channel="web", external_id="f", now=clock())
+        await uow.states.save(learner.id, {"screen": "menu"}, clock())
+        await uow.events.append(learner.id, [Event(type="lesson.started", lesson_id="x")], clock())
+        await uow.outbox.add(learner, [TextReply(text="hi")], clock())
+        await uow.commit()
+    async with database.unit_of_work() as uow:
+        await uow.session.delete(await uow.session.get(Learner, learner.id))
+        await uow.commit()
+    async with database.unit_of_work() as uow:
+        assert await uow.states.load(learner.id) is None
+        assert list(await uow.events.for_learner(learner.id)) == []
+        assert list(await uow.outbox.history(learner.id, 0)) == []

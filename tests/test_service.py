@@ -1,0 +1,194 @@
+"""The service's promises, on SQLite and PostgreSQL: once, in order, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.engine import Choice, ChoicesReply, Engine, Start, TextInput
+from bot.engine.types import Outcome
+from bot.locks import MemoryLocks, RedisLocks
+from bot.service import Collector, Inbound, Outgoing, Tutor
+from bot.store import Database
+from bot.store.models import EventRecord, OutboxMessage
+from tests.conftest import Clock, connect_redis
+
+
+def last_buttons(collector: Collector) -> ChoicesReply:
+    return [m.reply for m in collector.messages if isinstance(m.reply, ChoicesReply)][-1]
+
+
+async def say(
+    tutor: Tutor, event: object, update: str | None = None, user: str = "u1"
+) -> Collector:
+    collector = Collector()
+    await tutor.handle(
+        Inbound(channel="web", external_id=user, input=event, update_id=update),  # type: ignore[arg-type]
+        collector,
+    )
+    return collector
+
+
+async def press(tutor: Tutor, collector: Collector, number: int, user: str = "u1") -> Collector:
+    key = last_buttons(collector).options[number - 1].key
+    return await say(tutor, Choice(key=key), user=user)
+
+
+async def count(database: Database, model: type, **where: object) -> int:
+    async with database.unit_of_work() as uow:
+        query = select(func.count()).select_from(model)
+        for column, value in where.items():
+            query = query.where(getattr(model, column) == value)
+        return int(await uow.session.scalar(query) or 0)
+
+
+async def test_a_whole_lesson_is_saved_and_delivered(tutor: Tutor, database: Database) -> None:
+    replies = await say(tutor, Start(payload="lang_en"))
+    replies = await press(tutor, replies, 1)  # Lesson one
+    replies = await press(tutor, replies, 1)  # Next
+    replies = await press(tutor, replies, 1)  # Done
+    replies = await press(tutor, replies, 1)  # Nobody (right)
+    replies = await press(tutor, replies, 1)  # A scam (right)
+    assert "You finished «Lesson one»" in "\n".join(
+        m.reply.text for m in replies.messages if hasattr(m.reply, "text")
+    )
+    async with database.unit_of_work() as uow:
+        learner = await uow.learners.get("web", "u1")
+        assert learner is not None
+        assert learner.locale == "en"
+        (progress,) = await uow.progress.for_learner(learner.id)
+        assert (progress.lesson_id, progress.status, progress.correct, progress.answered) == (
+            "first",
+            "completed",
+            2,
+            2,
+        )
+        assert list(await uow.outbox.pending(learner.id)) == []
+    assert await count(database, EventRecord, type="lesson.completed") == 1
+
+
+async def test_a_redelivered_update_is_ignored(tutor: Tutor, database: Database) -> None:
+    first = await say(tutor, Start(), update="upd-1")
+    assert first.messages
+    again = await say(tutor, Start(), update="upd-1")
+    assert again.messages == []
+    result = await tutor.handle(
+        Inbound(channel="web", external_id="u1", input=Start(), update_id="upd-1")
+    )
+    assert result.duplicate
+    assert await count(database, OutboxMessage) == len(first.messages)
+
+
+async def test_two_quick_taps_on_one_button_advance_once(tutor: Tutor, database: Database) -> None:
+    replies = await say(tutor, Start(payload="lesson_first"))
+    key = last_buttons(replies).options[0].key  # "Next" on the first step
+    taps = [
+        Inbound(channel="web", external_id="u1", input=Choice(key=key), update_id=f"tap-{n}")
+        for n in range(8)
+    ]
+    await asyncio.gather(*(tutor.handle(tap) for tap in taps))
+    assert await count(database, EventRecord, type="step.completed") == 1
+    async with database.unit_of_work() as uow:
+        learner = await uow.learners.get("web", "u1")
+        assert learner is not None
+        state = await uow.states.load(learner.id)
+    assert state is not None
+    assert state["position"]["step"] == 1
+
+
+async def test_a_turn_that_fails_leaves_nothing_behind(
+    tutor: Tutor, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await say(tutor, Start(), update="a")
+    real_step = tutor.engine.step
+
+    def broken(*args: object) -> Outcome:
+        raise RuntimeError("engine failed")
+
+    monkeypatch.setattr(tutor.engine, "step", broken)
+    with pytest.raises(RuntimeError):
+        await say(tutor, TextInput(text="2"), update="b")
+    monkeypatch.setattr(tutor.engine, "step", real_step)
+    # The update was not marked processed, so the platform's retry is applied normally.
+    retried = await say(tutor, TextInput(text="2"), update="b")
+    assert any("Switched to English" in getattr(m.reply, "text", "") for m in retried.messages)
+
+
+class FlakySender:
+    """Sends the first `working` messages, then fails like a platform that went away."""
+
+    def __init__(self, working: int) -> None:
+        self.working = working
+        self.sent: list[Outgoing] = []
+
+    async def send(self, message: Outgoing) -> None:
+        if len(self.sent) >= self.working:
+            raise ConnectionError("platform unreachable")
+        self.sent.append(message)
+
+
+async def test_replies_that_could_not_be_sent_stay_in_the_outbox(tutor: Tutor) -> None:
+    result = await tutor.handle(
+        Inbound(channel="web", external_id="u1", input=Start(payload="lesson_first"))
+    )
+    assert len(result.outbox_ids) == 2
+    flaky = FlakySender(working=1)
+    with pytest.raises(ConnectionError):
+        await tutor.deliver(result.learner_id, "web", "u1", flaky)
+    later = Collector()
+    await tutor.deliver(result.learner_id, "web", "u1", later)
+    assert [m.id for m in flaky.sent] + [m.id for m in later.messages] == list(result.outbox_ids)
+
+
+async def test_learners_are_kept_apart(tutor: Tutor, database: Database) -> None:
+    await asyncio.gather(
+        *(say(tutor, Start(payload="lesson_second"), user=f"p{n}") for n in range(10))
+    )
+    async with database.unit_of_work() as uow:
+        assert await uow.learners.count() == 10
+    assert await count(database, EventRecord, type="lesson.started") == 10
+
+
+@pytest.mark.redis
+async def test_redis_locks_serialise_taps_across_tutors(
+    database: Database, demo_catalog: object, clock: Clock
+) -> None:
+    """Two tutors (as two processes would) share only the database and Redis."""
+    tutors = []
+    for _ in range(2):
+        locks = RedisLocks(await connect_redis(), timeout=5)
+        tutors.append(
+            Tutor(
+                engine=Engine(demo_catalog),
+                database=database,
+                locks=locks,  # type: ignore[arg-type]
+                clock=clock,
+            )
+        )
+    try:
+        replies = await say(tutors[0], Start(payload="lesson_first"))
+        key = last_buttons(replies).options[0].key
+        await asyncio.gather(
+            *(
+                tutors[n % 2].handle(
+                    Inbound(
+                        channel="web", external_id="u1", input=Choice(key=key), update_id=f"tap-{n}"
+                    )
+                )
+                for n in range(10)
+            )
+        )
+        assert await count(database, EventRecord, type="step.completed") == 1
+    finally:
+        for each in tutors:
+            await each.locks.close()
+
+
+def test_memory_locks_are_the_embedded_default() -> None:
+    from bot.settings import Settings
+    from bot.wiring import build
+
+    runtime = build(Settings(sqlite_path="unused.sqlite3"))
+    assert isinstance(runtime.locks, MemoryLocks)

@@ -1,0 +1,163 @@
+"""End to end in a real browser: the served chat page walks a learner through a whole lesson."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+
+from bot.engine import phrases
+from tests.conftest import FIXTURE_LESSONS, unavailable
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Quiet, offline, sandbox-free: the test runs as root in containers and must not phone home.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE: ViewportSize = {"width": 390, "height": 844}
+STARTUP_SECONDS = 20.0
+LESSON = "Lesson one"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """The real `camtay serve` on a fresh SQLite file and the fixture lessons; its base URL."""
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CAMTAY_")}
+    env |= {
+        "CAMTAY_SQLITE_PATH": str(tmp_path / "x.sqlite3"),
+        "CAMTAY_LESSONS_DIR": str(FIXTURE_LESSONS),
+    }
+    camtay = Path(sys.executable).with_name("camtay")
+    log_path = tmp_path / "server.log"
+    url = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        # cwd=tmp_path keeps a developer's .env (which might name PostgreSQL) out of the test.
+        process = subprocess.Popen(
+            [str(camtay), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + STARTUP_SECONDS
+            while not _healthy(url):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"camtay serve did not come up:\n{log_path.read_text()}")
+                time.sleep(0.1)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        unavailable("chromium is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _bubbles(page: Page) -> int:
+    return page.locator(".msg").count()
+
+
+def _wait_for_replies(page: Page, before: int) -> None:
+    # The page draws the learner's own bubble at once and the replies in one go when they arrive,
+    # so more than one new bubble means this turn is fully drawn and the page is ready for the next.
+    page.wait_for_function("n => document.querySelectorAll('.msg').length > n + 1", arg=before)
+
+
+def _tap(page: Page, label: str) -> None:
+    before = _bubbles(page)
+    page.locator(".options button:enabled", has_text=label).first.click()
+    _wait_for_replies(page, before)
+
+
+def _enabled_buttons(page: Page) -> list[str]:
+    return page.locator(".options button:enabled").all_inner_texts()
+
+
+def test_a_learner_finishes_a_lesson_on_a_phone(
+    server: str, browser: Browser, tmp_path: Path
+) -> None:
+    finished = phrases.FINISHED.en.format(title=LESSON)
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        page.goto(f"{server}/chat")
+        expect(page.locator(".options button:enabled")).to_have_count(2)
+        _tap(page, "English")
+        expect(page.locator(".msg").last).to_contain_text(phrases.MENU.en)
+        # Each step of the fixture lesson: say, show, quiz, drill; only the newest buttons work.
+        for label in (LESSON, "Next", "Done", "Nobody", "A scam"):
+            _tap(page, label)
+            assert page.locator(".options button:disabled").count() > 0
+        expect(page.locator("#log")).to_contain_text(finished)
+        expect(page.locator("#log")).to_contain_text("You got 2 of 2 answers right.")
+        page.screenshot(path=tmp_path / "finished.png")
+
+        replies = page.locator(".msg.bot").count()
+        menu = _enabled_buttons(page)
+        assert len(menu) >= 2, menu
+        page.reload()
+        # The history endpoint redraws every reply and the page must not start over on reload.
+        expect(page.locator(".msg.bot")).to_have_count(replies)
+        expect(page.locator("#log")).to_contain_text(finished)
+        assert _enabled_buttons(page) == menu
+
+        before = _bubbles(page)
+        page.fill("#text", "2")
+        page.click("#sendButton")
+        _wait_for_replies(page, before)
+        expect(page.locator(".msg.me").last).to_have_text("2")
+        # Option 2 is the full lesson list; option 1 would have opened the next lesson instead.
+        expect(page.locator(".msg.bot").last).to_contain_text(phrases.MENU.en)
+        expect(page.locator("#log")).not_to_contain_text("Lesson: Lesson two")
+        assert any("Lesson two" in label for label in _enabled_buttons(page))
+        assert page.input_value("#text") == ""
+    finally:
+        context.close()
