@@ -10,7 +10,7 @@ PORT ?= 8000
 export CAMTAY_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 export CAMTAY_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint typecheck unit chat lessons-check bench lock browser clean
+.PHONY: run test lint typecheck unit chat lessons-check pictures bench lock system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,13 +36,18 @@ chat: $(VENV)/.runtime
 lessons-check: $(VENV)/.runtime
 	$(BIN)/camtay lessons check
 
-# Debian's chromium for the browser test; without root or apt the test is skipped (fatal in CI).
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium for the browser test"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium is not installed: the browser test will be skipped"; fi; }
+# Debian's chromium (browser test) and DejaVu fonts (drill pictures); without root or apt the
+# tests that need them are skipped locally (and fail in CI).
+system-deps:
+	@if command -v chromium >/dev/null 2>&1 && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium and fonts-dejavu-core for the tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	else echo "chromium or DejaVu fonts missing: the tests that need them will be skipped"; fi
+
+# Redraw the drill pictures from the lesson texts (only those whose text changed).
+pictures: $(VENV)/.runtime
+	$(BIN)/python -m bot.pictures lessons tests/fixtures/lessons
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff format --check .
@@ -51,7 +56,7 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
-unit: $(VENV)/.dev browser
+unit: $(VENV)/.dev system-deps
 	$(BIN)/camtay lessons check
 	$(BIN)/pytest
 

@@ -16,52 +16,55 @@ MISFIRES = frozenset(
 )
 
 
+# The first line of "you finished the lesson", before its {title}.
+FINISHED = tuple(p.FINISHED(locale).split("{", 1)[0] for locale in ("vi", "en"))
+
+
 @dataclass
 class Learner:
-    """A learner who presses the first button, restarting with Start after every other lesson.
+    """A learner who presses the first button, and sends Start after every other lesson.
 
-    After a restart the menu is on screen; the learner then opens the lesson after the one just
-    finished (in teaching order), so every lesson of the catalog keeps being visited.
+    On the screen right after a restart the learner presses the k-th button (k counts the
+    restarts), so other topics and the language switch get their turn too.
     """
 
     index: int
-    lesson_ids: Sequence[str]
     state: State | None = None
     choices: ChoicesReply | None = None
     restart: bool = True
-    wanted: str | None = None
+    restarts: int = 0
+    pick: int = 0
     events: Counter[str] = field(default_factory=Counter)
     misfires: int = 0
+    finished: int = 0
 
     def next_input(self) -> Input:
         if self.restart or self.choices is None:
             self.restart = False
             return Start()
         options = self.choices.options
-        if self.wanted is not None:
-            suffix = f":open:{self.wanted}"
-            self.wanted = None
-            for option in options:
-                if option.key.endswith(suffix):
-                    return Choice(key=option.key)
-        return Choice(key=options[0].key)
+        pick, self.pick = self.pick, 0
+        return Choice(key=options[pick % len(options)].key)
 
-    def observe(self, replies: Sequence[Reply], events: Sequence[Event]) -> None:
+    def observe(self, replies: Sequence[Reply], events: Sequence[Event] = ()) -> None:
+        """Read one turn's replies (and, when known, its events) to choose the next input."""
         choices = None
         for reply in replies:
             if isinstance(reply, ChoicesReply):
                 choices = reply
-            elif isinstance(reply, TextReply) and reply.text in MISFIRES:
-                self.misfires += 1
+            elif isinstance(reply, TextReply):
+                if reply.text in MISFIRES:
+                    self.misfires += 1
+                elif reply.text.startswith(FINISHED):
+                    self.finished += 1
+                    if self.finished % 2 == 0:
+                        self.restart = True
+                        self.restarts += 1
+                        self.pick = self.restarts
         assert choices is not None, "every turn should end on a screen with buttons"
         self.choices = choices
         for event in events:
             self.events[event.type] += 1
-            if event.type == "lesson.completed" and self.events[event.type] % 2 == 0:
-                self.restart = True
-                ids = list(self.lesson_ids)
-                finished = event.lesson_id or ids[0]
-                self.wanted = ids[(ids.index(finished) + 1) % len(ids)]
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import logging
+import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bot.content import DEFAULT_LESSONS_DIR, load
+from bot.engine import Catalog
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.wiring import Runtime
 
 app = typer.Typer(help="camtay: a chat tutor for safe phone skills.", no_args_is_help=True)
 lessons_app = typer.Typer(help="Work with the lesson files.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+telegram_app = typer.Typer(help="The Telegram bot.", no_args_is_help=True)
 app.add_typer(lessons_app, name="lessons")
 app.add_typer(db_app, name="db")
+app.add_typer(telegram_app, name="telegram")
+
+TELEGRAM_UPDATES = ["message", "callback_query", "my_chat_member"]
 
 
 def _settings() -> Settings:
@@ -45,6 +55,29 @@ def lessons_check(
         f"ok: {len(catalog.modules)} modules, {len(catalog.lessons)} lessons, "
         f"{steps} steps in {root}"
     )
+
+
+@lessons_app.command("list")
+def lessons_list(
+    path: Annotated[Path | None, typer.Argument(help="Lessons folder (default: lessons/)")] = None,
+) -> None:
+    """Print the modules and lessons with their competency codes as a Markdown table."""
+    from bot.content import load_catalog
+
+    catalog = load_catalog(path or DEFAULT_LESSONS_DIR)
+    typer.echo(library_table(catalog))
+
+
+def library_table(catalog: Catalog) -> str:
+    """The README's table of modules, lessons and competency codes."""
+    lines = ["| # | module | lessons | competencies |", "| --- | --- | --- | --- |"]
+    for number, module in enumerate(catalog.modules, 1):
+        titles = "<br>".join(
+            f"{lesson.title.vi} / {lesson.title.en}" for lesson in catalog.lessons_of(module)
+        )
+        codes = ", ".join(catalog.competencies(module))
+        lines.append(f"| {number} | {module.title.vi} / {module.title.en} | {titles} | {codes} |")
+    return "\n".join(lines)
 
 
 @db_app.command("upgrade")
@@ -105,6 +138,81 @@ def chat(
         asyncio.run(main())
     except KeyboardInterrupt:
         typer.echo("")
+
+
+def _runtime_with_telegram(settings: Settings) -> Runtime:
+    from bot.wiring import build
+
+    if settings.telegram_token is None:
+        raise typer.BadParameter("set CAMTAY_TELEGRAM_TOKEN (from @BotFather) first")
+    return build(settings)
+
+
+@telegram_app.command("set-webhook")
+def telegram_set_webhook() -> None:
+    """Point Telegram at PUBLIC_URL/webhook/telegram with the webhook secret."""
+    settings = _settings()
+    if settings.public_url is None or not settings.public_url.startswith("https://"):
+        raise typer.BadParameter("set CAMTAY_PUBLIC_URL to the https:// address of this server")
+    if settings.telegram_webhook_secret is None:
+        raise typer.BadParameter("set CAMTAY_TELEGRAM_WEBHOOK_SECRET (A-Z a-z 0-9 _ -)")
+    url = f"{settings.base_url}/webhook/telegram"
+
+    async def main() -> None:
+        runtime = _runtime_with_telegram(settings)
+        assert runtime.telegram is not None  # noqa: S101 -- checked above
+        try:
+            await runtime.telegram.channel.bot.set_webhook(
+                url=url,
+                secret_token=settings.telegram_webhook_secret.get_secret_value(),  # type: ignore[union-attr]
+                allowed_updates=TELEGRAM_UPDATES,
+            )
+        finally:
+            await runtime.close()
+
+    asyncio.run(main())
+    typer.echo(f"Telegram now sends updates to {url}")
+
+
+@telegram_app.command("poll")
+def telegram_poll() -> None:
+    """Long-poll Telegram (no public URL needed); the same handling path as the webhook."""
+    from bot.channels.telegram_poll import poll
+    from bot.wiring import migrate_if_embedded
+
+    settings = _settings()
+    migrate_if_embedded(settings)
+
+    async def main() -> None:
+        runtime = _runtime_with_telegram(settings)
+        try:
+            await poll(runtime, TELEGRAM_UPDATES)
+        finally:
+            await runtime.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+
+
+@app.command()
+def worker() -> None:
+    """Send from the outbox (use with CAMTAY_EMBEDDED_WORKER=false on the web processes)."""
+    from bot.wiring import build
+
+    settings = _settings()
+
+    async def main() -> None:
+        runtime = build(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, stop.set)
+        try:
+            await runtime.worker.run(stop)
+        finally:
+            await runtime.close()
+
+    asyncio.run(main())
 
 
 if __name__ == "__main__":  # pragma: no cover

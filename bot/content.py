@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from bot.engine.lesson import Catalog, Lesson, Module
+from bot.engine.lesson import LOCALES, Catalog, DrillStep, Lesson, Module, drill_picture
 
 DEFAULT_LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
 MODULE_FILE = "module.yaml"
@@ -115,6 +115,19 @@ def load(root: Path = DEFAULT_LESSONS_DIR) -> tuple[Catalog | None, list[Problem
             if lesson.id in lessons:
                 problems.append(Problem(file, "id", f"also used by {lessons[lesson.id][0]}"))
             lessons[lesson.id] = (file, lesson)
+            for step in lesson.steps:
+                if not isinstance(step, DrillStep):
+                    continue
+                for locale in LOCALES:
+                    screen = drill_picture(lesson.id, step.id, locale)
+                    if not (root / ASSETS_DIR / screen).is_file():
+                        problems.append(
+                            Problem(
+                                file,
+                                f"steps(id={step.id})",
+                                f"no phone-screen picture {screen}: run make pictures",
+                            )
+                        )
             for step_id, picture in _pictures(lesson):
                 if not (root / ASSETS_DIR / picture).is_file():
                     problems.append(
@@ -140,11 +153,31 @@ def load(root: Path = DEFAULT_LESSONS_DIR) -> tuple[Catalog | None, list[Problem
     for lesson_id, (file, _) in lessons.items():
         if lesson_id not in listed:
             problems.append(Problem(file, "id", "not listed in its module.yaml 'lessons'"))
+    for module in modules:
+        taught = {
+            code
+            for lesson_id in module.lessons
+            if lesson_id in lessons
+            for code in lessons[lesson_id][1].competencies
+        }
+        untested = sorted(taught - {item.competency for item in module.pre_check})
+        if untested:
+            problems.append(
+                Problem(
+                    root / module.id / MODULE_FILE,
+                    "pre_check",
+                    f"no check question tests {', '.join(untested)}, which its lessons teach",
+                )
+            )
     if not modules and not problems:
         problems.append(Problem(root, "", "no modules found"))
     if problems:
         return None, problems
-    return Catalog(modules, [lesson for _, lesson in lessons.values()]), []
+    assets = root / ASSETS_DIR
+    pictures = frozenset(
+        path.relative_to(assets).as_posix() for path in assets.rglob("*.png") if path.is_file()
+    )
+    return Catalog(modules, [lesson for _, lesson in lessons.values()], pictures), []
 
 
 def load_catalog(root: Path = DEFAULT_LESSONS_DIR) -> Catalog:

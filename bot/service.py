@@ -62,9 +62,32 @@ class TurnResult:
 
 
 class Sender(Protocol):
-    """A channel's way out: render one reply and send it; raise to leave it pending."""
+    """A channel's way out: render one reply and send it; raise to leave it pending.
+
+    Platform errors are raised as the neutral ones below, so the worker knows no platform.
+    """
 
     async def send(self, message: Outgoing) -> None: ...
+
+
+class DeliveryError(Exception):
+    """Sending failed; the message stays in the outbox."""
+
+
+class RetryAfter(DeliveryError):
+    """The platform asks the whole bot to wait; nothing is sent to anyone until then."""
+
+    def __init__(self, seconds: float, detail: str = "") -> None:
+        super().__init__(detail or f"retry after {seconds} s")
+        self.seconds = seconds
+
+
+class Unreachable(DeliveryError):
+    """The learner blocked the bot or left: stop sending to them."""
+
+
+class TemporaryFailure(DeliveryError):
+    """A network error or a server error: try again later."""
 
 
 class Tutor:
@@ -119,6 +142,7 @@ class Tutor:
             ids = await uow.outbox.add(learner, outcome.replies, now)
             learner.locale = outcome.state.locale
             learner.last_active_at = now
+            learner.unreachable_at = None  # they just wrote to us
             await uow.commit()
             return TurnResult(learner_id=learner.id, duplicate=False, outbox_ids=tuple(ids))
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.content import DEFAULT_LESSONS_DIR
@@ -35,7 +36,32 @@ class Settings(BaseSettings):
     lock_timeout_seconds: float = 10.0
     web_max_text_bytes: int = 4096
 
-    @field_validator("database_url", "redis_url", "public_url", mode="before")
+    telegram_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None, description="1–256 characters of A-Z a-z 0-9 _ -; Telegram echoes it back"
+    )
+    telegram_api_url: str = "https://api.telegram.org"
+    embedded_worker: bool = Field(
+        default=True, description="`camtay serve` also sends from the outbox (no separate worker)"
+    )
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator(
+        "database_url",
+        "redis_url",
+        "public_url",
+        "telegram_token",
+        "telegram_webhook_secret",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

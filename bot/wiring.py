@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
-from bot.content import load_catalog
+from bot.content import ASSETS_DIR, load_catalog
 from bot.engine import Catalog, Engine
 from bot.locks import LearnerLocks, MemoryLocks, RedisLocks
-from bot.service import Tutor
+from bot.service import Sender, Tutor
 from bot.settings import Settings
 from bot.store import Database
 from bot.store.migrate import upgrade
+from bot.worker import OutboxWorker
+
+if TYPE_CHECKING:
+    from bot.channels.telegram import TelegramChannel, TelegramSender
+
+
+@dataclass
+class Telegram:
+    """The Telegram channel's parts; present only when a bot token is configured."""
+
+    channel: TelegramChannel
+    sender: TelegramSender
+
+    async def close(self) -> None:
+        await self.channel.drain()
+        await self.channel.bot.session.close()
 
 
 @dataclass
@@ -22,8 +39,13 @@ class Runtime:
     database: Database
     locks: LearnerLocks
     tutor: Tutor
+    worker: OutboxWorker
+    telegram: Telegram | None = None
+    senders: dict[str, Sender] = field(default_factory=dict)
 
     async def close(self) -> None:
+        if self.telegram is not None:
+            await self.telegram.close()
         await self.locks.close()
         await self.database.dispose()
 
@@ -45,4 +67,25 @@ def build(settings: Settings, catalog: Catalog | None = None) -> Runtime:
     else:
         locks = MemoryLocks(timeout=settings.lock_timeout_seconds)
     tutor = Tutor(engine=Engine(catalog), database=database, locks=locks)
-    return Runtime(settings=settings, catalog=catalog, database=database, locks=locks, tutor=tutor)
+    senders: dict[str, Sender] = {}
+    telegram = None
+    worker = OutboxWorker(database=database, locks=locks, senders=senders)
+    if settings.telegram_token is not None:
+        from bot.channels.telegram import TelegramChannel, TelegramSender, make_bot
+
+        bot = make_bot(settings.telegram_token.get_secret_value(), settings.telegram_api_url)
+        sender = TelegramSender(bot, database=database, assets=settings.lessons_dir / ASSETS_DIR)
+        channel = TelegramChannel(bot, tutor, database, on_outbox=worker.notify)
+        telegram = Telegram(channel=channel, sender=sender)
+        senders["telegram"] = sender
+    worker.senders.update(senders)
+    return Runtime(
+        settings=settings,
+        catalog=catalog,
+        database=database,
+        locks=locks,
+        tutor=tutor,
+        worker=worker,
+        telegram=telegram,
+        senders=senders,
+    )

@@ -122,12 +122,12 @@ def postgres_url() -> Iterator[str]:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database: a new SQLite file, or the PostgreSQL test database emptied."""
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'camtay.sqlite3'}"
-        upgrade(url)
-        return url
-    url: str = request.getfixturevalue("postgres_url")
-    asyncio.run(_admin(url, f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-    return url
+        sqlite_url = f"sqlite+aiosqlite:///{tmp_path / 'camtay.sqlite3'}"
+        upgrade(sqlite_url)
+        return sqlite_url
+    postgres: str = request.getfixturevalue("postgres_url")
+    asyncio.run(_admin(postgres, f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    return postgres
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from bot.engine import Choice, ChoicesReply, Engine, Start, TextInput
+from bot.engine import Catalog, Choice, ChoicesReply, Engine, Input, Start, TextInput
 from bot.engine.types import Outcome
 from bot.locks import MemoryLocks, RedisLocks
 from bot.service import Collector, Inbound, Outgoing, Tutor
@@ -20,12 +20,10 @@ def last_buttons(collector: Collector) -> ChoicesReply:
     return [m.reply for m in collector.messages if isinstance(m.reply, ChoicesReply)][-1]
 
 
-async def say(
-    tutor: Tutor, event: object, update: str | None = None, user: str = "u1"
-) -> Collector:
+async def say(tutor: Tutor, event: Input, update: str | None = None, user: str = "u1") -> Collector:
     collector = Collector()
     await tutor.handle(
-        Inbound(channel="web", external_id=user, input=event, update_id=update),  # type: ignore[arg-type]
+        Inbound(channel="web", external_id=user, input=event, update_id=update),
         collector,
     )
     return collector
@@ -46,7 +44,8 @@ async def count(database: Database, model: type, **where: object) -> int:
 
 async def test_a_whole_lesson_is_saved_and_delivered(tutor: Tutor, database: Database) -> None:
     replies = await say(tutor, Start(payload="lang_en"))
-    replies = await press(tutor, replies, 1)  # Lesson one
+    replies = await press(tutor, replies, 1)  # the Demo topic
+    replies = await press(tutor, replies, 2)  # Lesson one (after the quick check)
     replies = await press(tutor, replies, 1)  # Next
     replies = await press(tutor, replies, 1)  # Done
     replies = await press(tutor, replies, 1)  # Nobody (right)
@@ -153,7 +152,7 @@ async def test_learners_are_kept_apart(tutor: Tutor, database: Database) -> None
 
 @pytest.mark.redis
 async def test_redis_locks_serialise_taps_across_tutors(
-    database: Database, demo_catalog: object, clock: Clock
+    database: Database, demo_catalog: Catalog, clock: Clock
 ) -> None:
     """Two tutors (as two processes would) share only the database and Redis."""
     tutors = []
@@ -163,7 +162,7 @@ async def test_redis_locks_serialise_taps_across_tutors(
             Tutor(
                 engine=Engine(demo_catalog),
                 database=database,
-                locks=locks,  # type: ignore[arg-type]
+                locks=locks,
                 clock=clock,
             )
         )
@@ -186,9 +185,9 @@ async def test_redis_locks_serialise_taps_across_tutors(
             await each.locks.close()
 
 
-def test_memory_locks_are_the_embedded_default() -> None:
+def test_memory_locks_are_the_embedded_default(demo_catalog: Catalog) -> None:
     from bot.settings import Settings
     from bot.wiring import build
 
-    runtime = build(Settings(sqlite_path="unused.sqlite3"))
+    runtime = build(Settings(sqlite_path="unused.sqlite3"), demo_catalog)
     assert isinstance(runtime.locks, MemoryLocks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,7 +13,7 @@ from fastapi.responses import JSONResponse
 from bot.locks import LockTimeout
 from bot.settings import Settings
 from bot.wiring import Runtime, build
-from webhook import chat
+from webhook import chat, telegram
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +25,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = runtime is None
-        app.state.runtime = runtime if runtime is not None else build(settings)
+        current: Runtime = runtime if runtime is not None else build(settings)
+        app.state.runtime = current
+        stop = asyncio.Event()
+        worker = None
+        if current.settings.embedded_worker and current.senders:
+            worker = asyncio.create_task(current.worker.run(stop), name="outbox-worker")
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                await worker
             if own:
-                await app.state.runtime.close()
+                await current.close()
 
     production = settings.environment == "production"
     app = FastAPI(
@@ -52,4 +61,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return {"status": "ok"}
 
     app.include_router(chat.router)
+    app.include_router(telegram.router)
     return app

@@ -18,6 +18,7 @@ from bot.engine.types import (
     Stuck,
     TextInput,
     TextReply,
+    Unsupported,
 )
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "Text",
     "TextInput",
     "TextReply",
+    "Unsupported",
 ]

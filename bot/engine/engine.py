@@ -8,17 +8,22 @@ from bot.engine import phrases as p
 from bot.engine.lesson import (
     LOCALES,
     Catalog,
+    CheckItem,
+    CheckPhase,
     DrillStep,
     Lesson,
     Locale,
+    Module,
     QuizStep,
     SayStep,
     ShowStep,
+    Step,
     Text,
 )
 from bot.engine.matching import match_option
 from bot.engine.types import (
     Again,
+    CheckScore,
     Choice,
     ChoicesReply,
     Done,
@@ -30,20 +35,35 @@ from bot.engine.types import (
     PictureReply,
     Position,
     Reply,
+    Screen,
     Start,
     State,
     Stuck,
     TextInput,
     TextReply,
+    Unsupported,
 )
 
 LESSON_PAYLOAD = "lesson_"
-"""A start payload that opens a lesson directly: `/start lesson_otp-secret`."""
+"""A start payload that opens a lesson directly: `/start lesson_otp-is-secret`."""
 LANG_PAYLOAD = "lang_"
 """A start payload that picks the language: `/start lang_en`."""
 
 MAX_TEXT = 4000
 """Longer text is not a command or an answer; it is answered with the current prompt."""
+
+PHASES: tuple[CheckPhase, ...] = ("pre", "post")
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """What a position walks through: a lesson, or a module's pre- or post-check."""
+
+    id: str
+    title: Text
+    steps: list[Step]
+    module: Module
+    check: CheckPhase | None = None
 
 
 @dataclass
@@ -71,9 +91,9 @@ class _Turn:
     ) -> None:
         self.events.append(Event(type=type_, lesson_id=lesson_id, step_id=step_id, data=data))
 
-    def go(self, screen: str) -> None:
+    def go(self, screen: Screen) -> None:
         """Move to a new screen: buttons from earlier screens stop working."""
-        self.state.screen = screen  # type: ignore[assignment]
+        self.state.screen = screen
         self.state.prompt += 1
 
 
@@ -98,6 +118,9 @@ class Engine:
                 self._act(turn, "stuck")
             case Again():
                 self._act(turn, "again")
+            case Unsupported():
+                turn.say(p.UNSUPPORTED)
+                self._render(turn)
         return Outcome(state=turn.state, replies=turn.replies, events=turn.events)
 
     # --- entry points -------------------------------------------------------------------
@@ -105,29 +128,28 @@ class Engine:
     def _start(self, turn: _Turn, payload: str | None) -> None:
         state = turn.state
         newcomer = not state.locale_chosen
-        if payload and payload.startswith(LANG_PAYLOAD) and payload[len(LANG_PAYLOAD) :] in LOCALES:
-            self._switch_locale(turn, payload[len(LANG_PAYLOAD) :])  # type: ignore[arg-type]
-            state.locale_chosen = True
+        if payload and payload.startswith(LANG_PAYLOAD):
+            wanted = payload.removeprefix(LANG_PAYLOAD)
+            if wanted in LOCALES:
+                self._switch_locale(turn, wanted)
+                state.locale_chosen = True
             payload = None
         if payload and payload.startswith(LESSON_PAYLOAD):
             lesson = self.catalog.lesson(payload.removeprefix(LESSON_PAYLOAD))
             if lesson is not None:
-                if not state.locale_chosen:
-                    state.locale_chosen = True
+                state.locale_chosen = True
                 self._open(turn, lesson)
                 return
         if not state.locale_chosen:
             turn.go("welcome")
-            self._render(turn)
         elif state.position is not None:
             turn.say(p.WELCOME_BACK)
             turn.go("resume")
-            self._render(turn)
         else:
             if not newcomer:
                 turn.say(p.WELCOME_BACK)
             turn.go("menu")
-            self._render(turn)
+        self._render(turn)
 
     def _text(self, turn: _Turn, text: str) -> None:
         text = text.strip()
@@ -188,6 +210,13 @@ class Engine:
                 self._render(turn)
             else:
                 self._open(turn, lesson)
+        elif verb == "module" and self.catalog.module(argument) is not None:
+            self._leave_lesson(turn)
+            state.module_id = argument
+            turn.go("module")
+            self._render(turn)
+        elif verb == "check" and argument in PHASES and state.module_id is not None:
+            self._open_check(turn, argument)
         elif verb == "menu":
             self._leave_lesson(turn)
             turn.go("menu")
@@ -196,81 +225,98 @@ class Engine:
             turn.go("lesson")
             self._render(turn)
         elif state.screen == "lesson" and state.position is not None:
-            self._lesson_action(turn, verb, argument)
+            self._step_action(turn, verb, argument)
         else:
             self._nudge(turn)
 
-    def _lesson_action(self, turn: _Turn, verb: str, argument: str) -> None:
-        lesson, step = self._current(turn)
+    def _step_action(self, turn: _Turn, verb: str, argument: str) -> None:
+        unit, step = self._current(turn)
         position = turn.state.position
         assert position is not None  # noqa: S101 -- guarded by the caller
         if isinstance(step, SayStep) and verb == "next":
-            self._complete_step(turn, lesson, step.id)
+            self._complete_step(turn, unit, step.id)
         elif isinstance(step, ShowStep) and verb in ("done", "stuck", "again"):
             if verb == "done":
                 turn.say(p.DONE_PRAISE)
-                self._complete_step(turn, lesson, step.id)
-            elif verb == "stuck":
-                turn.emit("learner.stuck", lesson.id, step.id, step=position.step)
+                self._complete_step(turn, unit, step.id)
+                return
+            if verb == "stuck":
+                turn.emit("learner.stuck", unit.id, step.id, step=position.step)
                 if step.hint is not None:
                     turn.say(p.STUCK_HELP, hint=step.hint(turn.locale))
                 else:
                     turn.say(p.STUCK_NO_HINT)
-                self._render(turn)
-            else:
-                self._render(turn)
+            self._render(turn)
         elif isinstance(step, QuizStep) and verb == "answer" and argument.isdigit():
-            index = int(argument)
-            if not 0 <= index < len(step.options):
-                self._nudge(turn)
-                return
-            chosen = step.options[index]
-            position.answered += 1
-            position.correct += int(chosen.correct)
-            turn.emit("quiz.answered", lesson.id, step.id, option=index, correct=chosen.correct)
-            feedback = chosen.feedback(turn.locale)
-            if chosen.correct:
-                turn.say(p.RIGHT(turn.locale) + feedback)
-            else:
-                right = " / ".join(o.text(turn.locale) for o in step.options if o.correct)
-                turn.say(
-                    p.WRONG(turn.locale) + feedback + "\n" + p.RIGHT_ANSWER(turn.locale),
-                    answer=right,
-                )
-            self._complete_step(turn, lesson, step.id)
+            self._answer_quiz(turn, unit, step, int(argument))
         elif isinstance(step, DrillStep) and verb == "verdict" and argument in p.DRILL_VERDICTS:
-            correct = argument == step.verdict
-            position.answered += 1
-            position.correct += int(correct)
-            turn.emit("drill.answered", lesson.id, step.id, answer=argument, correct=correct)
-            if argument == "unsure":
-                turn.say(p.DRILL_UNSURE)
-                turn.say(p.DRILL_WRONG[step.verdict])
-            elif correct:
-                turn.say(p.DRILL_RIGHT[step.verdict])
-            else:
-                turn.say(p.DRILL_WRONG[step.verdict])
-            lines = [step.explanation(turn.locale)]
-            if step.red_flags:
-                lines.insert(
-                    0,
-                    "\n".join(
-                        [p.RED_FLAGS(turn.locale)]
-                        + [f"• {flag(turn.locale)}" for flag in step.red_flags]
-                    ),
-                )
-            turn.say("\n\n".join(lines))
-            self._complete_step(turn, lesson, step.id)
+            self._answer_drill(turn, unit, step, argument)
         else:
             self._nudge(turn)
 
-    # --- lesson flow --------------------------------------------------------------------
+    def _answer_quiz(self, turn: _Turn, unit: _Unit, step: QuizStep, index: int) -> None:
+        position = turn.state.position
+        assert position is not None  # noqa: S101 -- only called inside a unit
+        if not 0 <= index < len(step.options):
+            self._nudge(turn)
+            return
+        chosen = step.options[index]
+        position.answered += 1
+        position.correct += int(chosen.correct)
+        if isinstance(step, CheckItem):
+            if not chosen.correct:
+                position.missed.append(step.competency)
+            turn.emit(
+                "check.answered",
+                None,
+                step.id,
+                module=unit.module.id,
+                phase=unit.check,
+                option=index,
+                correct=chosen.correct,
+                competency=step.competency,
+            )
+        else:
+            turn.emit("quiz.answered", unit.id, step.id, option=index, correct=chosen.correct)
+        feedback = chosen.feedback(turn.locale)
+        if chosen.correct:
+            turn.say(p.RIGHT(turn.locale) + feedback)
+        else:
+            right = " / ".join(o.text(turn.locale) for o in step.options if o.correct)
+            turn.say(
+                p.WRONG(turn.locale) + feedback + "\n" + p.RIGHT_ANSWER(turn.locale), answer=right
+            )
+        self._complete_step(turn, unit, step.id)
+
+    def _answer_drill(self, turn: _Turn, unit: _Unit, step: DrillStep, verdict: str) -> None:
+        position = turn.state.position
+        assert position is not None  # noqa: S101 -- only called inside a unit
+        correct = verdict == step.verdict
+        position.answered += 1
+        position.correct += int(correct)
+        turn.emit("drill.answered", unit.id, step.id, answer=verdict, correct=correct)
+        if verdict == "unsure":
+            turn.say(p.DRILL_UNSURE)
+            turn.say(p.DRILL_WRONG[step.verdict])
+        else:
+            turn.say((p.DRILL_RIGHT if correct else p.DRILL_WRONG)[step.verdict])
+        parts = [step.explanation(turn.locale)]
+        if step.red_flags:
+            flags = [p.RED_FLAGS(turn.locale)] + [
+                f"• {flag(turn.locale)}" for flag in step.red_flags
+            ]
+            parts.insert(0, "\n".join(flags))
+        turn.say("\n\n".join(parts))
+        self._complete_step(turn, unit, step.id)
+
+    # --- lesson and check flow ----------------------------------------------------------
 
     def _open(self, turn: _Turn, lesson: Lesson) -> None:
         state = turn.state
         self._leave_lesson(turn)
         start_at = state.bookmarks.pop(lesson.id, 0)
         state.position = Position(lesson_id=lesson.id, step=start_at)
+        state.module_id = lesson.module
         if start_at == 0:
             turn.emit("lesson.started", lesson.id)
         turn.say(
@@ -282,36 +328,97 @@ class Engine:
         turn.go("lesson")
         self._render(turn)
 
-    def _leave_lesson(self, turn: _Turn) -> None:
-        """Keep a bookmark so the lesson resumes where it was left."""
+    def _open_check(self, turn: _Turn, phase: CheckPhase) -> None:
         state = turn.state
-        if state.position is not None:
-            if state.position.step > 0:
-                state.bookmarks[state.position.lesson_id] = state.position.step
+        module = self.catalog.module(state.module_id or "")
+        assert module is not None  # noqa: S101 -- the caller checked the module id
+        self._leave_lesson(turn)
+        state.position = Position(lesson_id=module.id, check=phase)
+        unit = self._unit(state.position)
+        turn.emit("check.started", module=module.id, phase=phase)
+        turn.say(p.CHECK_HEADER, title=unit.title(turn.locale), count=len(unit.steps))
+        turn.go("lesson")
+        self._render(turn)
+
+    def _leave_lesson(self, turn: _Turn) -> None:
+        """Keep a bookmark so a lesson resumes where it was left; a check starts afresh."""
+        state = turn.state
+        position = state.position
+        if position is not None:
+            if position.check is None and position.step > 0:
+                state.bookmarks[position.lesson_id] = position.step
             state.position = None
 
-    def _complete_step(self, turn: _Turn, lesson: Lesson, step_id: str) -> None:
+    def _complete_step(self, turn: _Turn, unit: _Unit, step_id: str) -> None:
         position = turn.state.position
-        assert position is not None  # noqa: S101 -- only called inside a lesson
-        turn.emit("step.completed", lesson.id, step_id, step=position.step)
+        assert position is not None  # noqa: S101 -- only called inside a unit
+        if unit.check is None:
+            turn.emit("step.completed", unit.id, step_id, step=position.step)
         position.step += 1
-        if position.step < len(lesson.steps):
+        if position.step < len(unit.steps):
             turn.go("lesson")
             self._render(turn)
-            return
+        elif unit.check is None:
+            self._finish_lesson(turn, unit, position)
+        else:
+            self._finish_check(turn, unit, position)
+
+    def _finish_lesson(self, turn: _Turn, unit: _Unit, position: Position) -> None:
         state = turn.state
-        if lesson.id not in state.completed:
-            state.completed.append(lesson.id)
-        turn.emit(
-            "lesson.completed", lesson.id, correct=position.correct, answered=position.answered
-        )
-        turn.say(p.FINISHED, title=lesson.title(turn.locale))
+        if unit.id not in state.completed:
+            state.completed.append(unit.id)
+        turn.emit("lesson.completed", unit.id, correct=position.correct, answered=position.answered)
+        turn.say(p.FINISHED, title=unit.title(turn.locale))
         if position.answered:
             turn.say(p.FINISHED_SCORE, correct=position.correct, answered=position.answered)
+        if all(lesson_id in state.completed for lesson_id in unit.module.lessons):
+            turn.say(p.MODULE_DONE, title=unit.module.title(turn.locale))
         state.position = None
-        state.last_finished = lesson.id
+        state.last_finished = unit.id
         turn.go("finished")
         self._render(turn)
+
+    def _finish_check(self, turn: _Turn, unit: _Unit, position: Position) -> None:
+        state = turn.state
+        module = unit.module
+        assert unit.check is not None  # noqa: S101 -- a check unit
+        score = CheckScore(correct=position.correct, total=len(unit.steps))
+        state.checks[f"{module.id}:{unit.check}"] = score
+        turn.emit(
+            "check.completed",
+            module=module.id,
+            phase=unit.check,
+            correct=score.correct,
+            total=score.total,
+        )
+        turn.say(p.CHECK_SCORE, correct=score.correct, total=score.total)
+        if unit.check == "pre":
+            suggestion = self._suggest(module, set(position.missed), set(state.completed))
+            state.recommended[module.id] = suggestion.id
+            template = p.CHECK_RECOMMEND if position.missed else p.CHECK_ALL_RIGHT
+            turn.say(template, title=suggestion.title(turn.locale))
+        else:
+            before = state.checks.get(f"{module.id}:pre")
+            if before is not None:
+                turn.say(
+                    p.CHECK_GAIN,
+                    pre_correct=before.correct,
+                    pre_total=before.total,
+                    correct=score.correct,
+                    total=score.total,
+                )
+        state.position = None
+        turn.go("checked")
+        self._render(turn)
+
+    def _suggest(self, module: Module, missed: set[str], done: set[str]) -> Lesson:
+        """The first lesson not done yet that teaches something missed in the pre-check."""
+        lessons = self.catalog.lessons_of(module)
+        open_lessons = [lesson for lesson in lessons if lesson.id not in done] or lessons
+        for lesson in open_lessons:
+            if missed & set(lesson.competencies):
+                return lesson
+        return open_lessons[0]
 
     def _switch_locale(self, turn: _Turn, wanted: Locale | None) -> None:
         state = turn.state
@@ -321,60 +428,93 @@ class Engine:
             turn.emit("locale.changed", locale=new)
         turn.say(p.LANGUAGE_SET)
 
-    # --- rendering ----------------------------------------------------------------------
+    # --- where the learner is -----------------------------------------------------------
 
-    def _current(self, turn: _Turn) -> tuple[Lesson, SayStep | ShowStep | QuizStep | DrillStep]:
-        position = turn.state.position
-        assert position is not None  # noqa: S101 -- only called inside a lesson
+    def _unit(self, position: Position) -> _Unit:
+        if position.check is not None:
+            module = self.catalog.module(position.lesson_id)
+            if module is None:  # pragma: no cover -- a module removed while learners were in it
+                raise LookupError(position.lesson_id)
+            template = p.PRE_CHECK_TITLE if position.check == "pre" else p.POST_CHECK_TITLE
+            title = Text(
+                vi=template("vi").format(title=module.title.vi),
+                en=template("en").format(title=module.title.en),
+            )
+            steps: list[Step] = list(module.check(position.check))
+            return _Unit(module.id, title, steps, module, position.check)
         lesson = self.catalog.lesson(position.lesson_id)
-        if lesson is None:  # pragma: no cover -- a lesson removed while learners were in it
+        module = self.catalog.module(lesson.module) if lesson is not None else None
+        if lesson is None or module is None:  # pragma: no cover -- removed while in use
             raise LookupError(position.lesson_id)
-        return lesson, lesson.steps[min(position.step, len(lesson.steps) - 1)]
+        return _Unit(lesson.id, lesson.title, list(lesson.steps), module)
+
+    def _current(self, turn: _Turn) -> tuple[_Unit, Step]:
+        position = turn.state.position
+        assert position is not None  # noqa: S101 -- only called inside a unit
+        unit = self._unit(position)
+        return unit, unit.steps[min(position.step, len(unit.steps) - 1)]
+
+    def _module(self, turn: _Turn) -> Module:
+        state = turn.state
+        module = self.catalog.module(state.module_id or "")
+        return module if module is not None else self.catalog.modules[0]
+
+    def _module_done(self, state: State, module: Module) -> bool:
+        return all(lesson_id in state.completed for lesson_id in module.lessons)
+
+    def _next_module(self, state: State, after: Module) -> Module | None:
+        modules = self.catalog.modules
+        start = modules.index(after) + 1
+        for module in modules[start:] + modules[:start]:
+            if module is not after and not self._module_done(state, module):
+                return module
+        return None
+
+    # --- rendering ----------------------------------------------------------------------
 
     def _key(self, turn: _Turn, action: str) -> str:
         return f"{turn.state.prompt}:{action}"
+
+    def _option(self, turn: _Turn, action: str, label: str) -> Option:
+        return Option(key=self._key(turn, action), label=label)
 
     def _options(self, turn: _Turn) -> list[Option]:
         """The buttons of the current screen; typed text is matched against these."""
         state = turn.state
         loc = turn.locale
-        key = self._key
         if state.screen == "welcome":
             return [
-                Option(key=key(turn, "lang:vi"), label="Tiếng Việt 🇻🇳"),
-                Option(key=key(turn, "lang:en"), label="English 🇬🇧"),
+                self._option(turn, "lang:vi", "Tiếng Việt 🇻🇳"),
+                self._option(turn, "lang:en", "English 🇬🇧"),
             ]
         if state.screen == "resume":
             return [
-                Option(key=key(turn, "resume"), label=p.RESUME(loc)),
-                Option(key=key(turn, "menu"), label=p.OTHER_LESSON(loc)),
+                self._option(turn, "resume", p.RESUME(loc)),
+                self._option(turn, "menu", p.OTHER_LESSON(loc)),
             ]
         if state.screen == "finished":
-            options = []
-            done = set(state.completed)
-            upcoming = self.catalog.next_after(state.last_finished or "", done)
-            if upcoming is not None:
-                label = p.NEXT_LESSON(loc).format(title=upcoming.title(loc))
-                options.append(Option(key=key(turn, f"open:{upcoming.id}"), label=label))
-            options.append(Option(key=key(turn, "menu"), label=p.TO_MENU(loc)))
-            return options
+            return self._finished_options(turn)
+        if state.screen == "checked":
+            return self._checked_options(turn)
+        if state.screen == "module":
+            return self._module_options(turn)
         if state.screen == "lesson" and state.position is not None:
             _, step = self._current(turn)
             if isinstance(step, SayStep):
-                return [Option(key=key(turn, "next"), label=p.NEXT(loc))]
+                return [self._option(turn, "next", p.NEXT(loc))]
             if isinstance(step, ShowStep):
                 return [
-                    Option(key=key(turn, "done"), label=p.DONE(loc)),
-                    Option(key=key(turn, "stuck"), label=p.STUCK(loc)),
-                    Option(key=key(turn, "again"), label=p.AGAIN(loc)),
+                    self._option(turn, "done", p.DONE(loc)),
+                    self._option(turn, "stuck", p.STUCK(loc)),
+                    self._option(turn, "again", p.AGAIN(loc)),
                 ]
             if isinstance(step, QuizStep):
                 return [
-                    Option(key=key(turn, f"answer:{index}"), label=option.text(loc))
+                    self._option(turn, f"answer:{index}", option.text(loc))
                     for index, option in enumerate(step.options)
                 ]
             return [
-                Option(key=key(turn, f"verdict:{verdict}"), label=label(loc))
+                self._option(turn, f"verdict:{verdict}", label(loc))
                 for verdict, label in p.DRILL_VERDICTS.items()
             ]
         return self._menu_options(turn)
@@ -382,26 +522,92 @@ class Engine:
     def _menu_options(self, turn: _Turn) -> list[Option]:
         state = turn.state
         loc = turn.locale
-        done = set(state.completed)
         options = []
-        for lesson in self.catalog.ordered():
-            if lesson.id in done:
+        for module in self.catalog.modules:
+            done = sum(lesson_id in state.completed for lesson_id in module.lessons)
+            if done == len(module.lessons):
                 mark = p.DONE_MARK
-            elif lesson.id in state.bookmarks:
+            elif done or any(lesson_id in state.bookmarks for lesson_id in module.lessons):
                 mark = p.BOOKMARK_MARK
             else:
                 mark = p.NEW_MARK
-            options.append(
-                Option(
-                    key=self._key(turn, f"open:{lesson.id}"), label=f"{mark} {lesson.title(loc)}"
-                )
-            )
-        options.append(
-            Option(
-                key=self._key(turn, "lang:" + ("en" if loc == "vi" else "vi")),
-                label=p.SWITCH_LANGUAGE(loc),
-            )
+            label = f"{mark} {module.title(loc)} · {done}/{len(module.lessons)}"
+            options.append(self._option(turn, f"module:{module.id}", label))
+        other = "en" if loc == "vi" else "vi"
+        options.append(self._option(turn, f"lang:{other}", p.SWITCH_LANGUAGE(loc)))
+        return options
+
+    def _module_options(self, turn: _Turn) -> list[Option]:
+        state = turn.state
+        loc = turn.locale
+        module = self._module(turn)
+        options = []
+        if self._offer_pre_check(state, module):
+            options.append(self._option(turn, "check:pre", p.PRE_CHECK(loc)))
+        recommended = state.recommended.get(module.id)
+        for lesson in self.catalog.lessons_of(module):
+            if lesson.id in state.completed:
+                mark = p.DONE_MARK
+            elif lesson.id in state.bookmarks:
+                mark = p.BOOKMARK_MARK
+            elif lesson.id == recommended:
+                mark = p.RECOMMENDED_MARK
+            else:
+                mark = p.NEW_MARK
+            options.append(self._option(turn, f"open:{lesson.id}", f"{mark} {lesson.title(loc)}"))
+        post = self._option(turn, "check:post", p.POST_CHECK(loc))
+        if self._module_done(state, module) and f"{module.id}:post" not in state.checks:
+            options.insert(0, post)
+        else:
+            options.append(post)
+        options.append(self._option(turn, "menu", p.ALL_MODULES(loc)))
+        return options
+
+    def _offer_pre_check(self, state: State, module: Module) -> bool:
+        """Offered until the learner takes it or starts the module's lessons."""
+        started = any(
+            lesson_id in state.completed or lesson_id in state.bookmarks
+            for lesson_id in module.lessons
         )
+        return not started and f"{module.id}:pre" not in state.checks
+
+    def _finished_options(self, turn: _Turn) -> list[Option]:
+        state = turn.state
+        loc = turn.locale
+        module = self._module(turn)
+        done = set(state.completed)
+        options = []
+        in_module = [lesson for lesson in self.catalog.lessons_of(module) if lesson.id not in done]
+        if in_module:
+            label = p.NEXT_LESSON(loc).format(title=in_module[0].title(loc))
+            options.append(self._option(turn, f"open:{in_module[0].id}", label))
+        elif f"{module.id}:post" not in state.checks:
+            options.append(self._option(turn, "check:post", p.TAKE_POST_CHECK(loc)))
+        else:
+            upcoming = self.catalog.next_after(state.last_finished or "", done)
+            if upcoming is not None:
+                label = p.NEXT_LESSON(loc).format(title=upcoming.title(loc))
+                options.append(self._option(turn, f"open:{upcoming.id}", label))
+        options.append(self._option(turn, f"module:{module.id}", p.MODULE_LESSONS(loc)))
+        options.append(self._option(turn, "menu", p.ALL_MODULES(loc)))
+        return options
+
+    def _checked_options(self, turn: _Turn) -> list[Option]:
+        state = turn.state
+        loc = turn.locale
+        module = self._module(turn)
+        options = []
+        recommended = self.catalog.lesson(state.recommended.get(module.id, ""))
+        if f"{module.id}:post" in state.checks and self._module_done(state, module):
+            upcoming = self._next_module(state, module)
+            if upcoming is not None:
+                label = p.NEXT_MODULE(loc).format(title=upcoming.title(loc))
+                options.append(self._option(turn, f"module:{upcoming.id}", label))
+        elif recommended is not None and recommended.id not in state.completed:
+            label = p.LEARN_LESSON(loc).format(title=recommended.title(loc))
+            options.append(self._option(turn, f"open:{recommended.id}", label))
+        options.append(self._option(turn, f"module:{module.id}", p.MODULE_LESSONS(loc)))
+        options.append(self._option(turn, "menu", p.ALL_MODULES(loc)))
         return options
 
     def _render(self, turn: _Turn) -> None:
@@ -412,23 +618,46 @@ class Engine:
         if state.screen == "welcome":
             prompt = p.WELCOME("vi") + "\n\n" + p.WELCOME("en")
         elif state.screen == "resume" and state.position is not None:
-            lesson, _ = self._current(turn)
+            unit, _ = self._current(turn)
             prompt = p.RESUME_PROMPT(loc).format(
-                title=lesson.title(loc), step=state.position.step + 1, total=len(lesson.steps)
+                title=unit.title(loc), step=state.position.step + 1, total=len(unit.steps)
             )
-        elif state.screen == "finished":
-            prompt = p.TO_MENU(loc) if len(options) == 1 else p.MENU(loc)
+        elif state.screen in ("finished", "checked"):
+            prompt = p.WHAT_NEXT(loc)
+        elif state.screen == "module":
+            prompt = self._module_prompt(turn)
         elif state.screen == "lesson" and state.position is not None:
             prompt = self._step_prompt(turn)
         else:
-            all_done = len(set(state.completed)) >= len(self.catalog.lessons)
-            prompt = (p.MENU_ALL_DONE if all_done else p.MENU)(loc)
+            prompt = self._menu_prompt(turn)
         turn.replies.append(ChoicesReply(text=prompt, options=options))
+
+    def _menu_prompt(self, turn: _Turn) -> str:
+        state = turn.state
+        loc = turn.locale
+        unfinished = [m for m in self.catalog.modules if not self._module_done(state, m)]
+        if not unfinished:
+            return p.MENU_ALL_DONE(loc)
+        current = self.catalog.module(state.module_id or "")
+        suggested = current if current in unfinished else unfinished[0]
+        return p.MENU(loc) + "\n" + p.MENU_SUGGEST(loc).format(title=suggested.title(loc))
+
+    def _module_prompt(self, turn: _Turn) -> str:
+        state = turn.state
+        loc = turn.locale
+        module = self._module(turn)
+        lines = [p.MODULE_INTRO(loc).format(title=module.title(loc), summary=module.summary(loc))]
+        if self._offer_pre_check(state, module):
+            lines.append(p.MODULE_OFFER_CHECK(loc).format(count=len(module.pre_check)))
+        recommended = self.catalog.lesson(state.recommended.get(module.id, ""))
+        if recommended is not None and recommended.id not in state.completed:
+            lines.append(p.MODULE_RECOMMENDED(loc).format(title=recommended.title(loc)))
+        return "\n\n".join(lines)
 
     def _step_prompt(self, turn: _Turn) -> str:
         """Emit a step's picture and context; return the text that carries its buttons."""
         loc = turn.locale
-        _, step = self._current(turn)
+        unit, step = self._current(turn)
         if step.picture is not None:
             turn.replies.append(PictureReply(path=step.picture))
         if isinstance(step, SayStep):
@@ -437,6 +666,9 @@ class Engine:
             return p.SHOW_PREFIX(loc) + step.instruction(loc)
         if isinstance(step, QuizStep):
             return p.QUIZ_PREFIX(loc) + step.question(loc)
+        screen = self.catalog.drill_picture(unit.id, step.id, loc)
+        if screen is not None and step.picture is None:
+            turn.replies.append(PictureReply(path=screen))
         intro = p.DRILL_INTRO[step.channel](loc).format(sender=step.sender)
         turn.say(f"{intro}\n\n“{step.message(loc)}”")
         return p.DRILL_QUESTION(loc)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
@@ -14,7 +13,9 @@ Locale = Literal["vi", "en"]
 LOCALES: tuple[Locale, ...] = ("vi", "en")
 
 _ID = r"^[a-z0-9][a-z0-9-]{1,40}$"
-_COMPETENCY = re.compile(r"^[1-6]\.[1-6]$")
+
+FRAMEWORK: dict[str, Text] = {}
+"""Filled below: the competency codes of Circular 02/2025/TT-BGDĐT (DigComp 2.2 plus AI)."""
 
 
 class _Strict(BaseModel):
@@ -29,6 +30,73 @@ class Text(_Strict):
 
     def __call__(self, locale: Locale) -> str:
         return self.vi if locale == "vi" else self.en
+
+
+FRAMEWORK.update(
+    {
+        "1.1": Text(
+            vi="Duyệt, tìm kiếm và lọc dữ liệu, thông tin, nội dung số",
+            en="Browsing, searching and filtering data, information and digital content",
+        ),
+        "1.2": Text(
+            vi="Đánh giá dữ liệu, thông tin, nội dung số",
+            en="Evaluating data, information and digital content",
+        ),
+        "1.3": Text(
+            vi="Quản lý dữ liệu, thông tin, nội dung số",
+            en="Managing data, information and digital content",
+        ),
+        "2.1": Text(
+            vi="Tương tác thông qua công nghệ số", en="Interacting through digital technologies"
+        ),
+        "2.2": Text(
+            vi="Chia sẻ thông tin và nội dung thông qua công nghệ số",
+            en="Sharing through digital technologies",
+        ),
+        "2.3": Text(
+            vi="Sử dụng công nghệ số để thực hiện trách nhiệm công dân",
+            en="Engaging in citizenship through digital technologies",
+        ),
+        "2.4": Text(
+            vi="Hợp tác thông qua công nghệ số", en="Collaborating through digital technologies"
+        ),
+        "2.5": Text(vi="Quy tắc ứng xử trên mạng", en="Netiquette"),
+        "2.6": Text(vi="Quản lý danh tính số", en="Managing digital identity"),
+        "3.1": Text(vi="Phát triển nội dung số", en="Developing digital content"),
+        "3.2": Text(
+            vi="Tích hợp và tạo lập lại nội dung số",
+            en="Integrating and re-elaborating digital content",
+        ),
+        "3.3": Text(vi="Thực thi bản quyền và giấy phép", en="Copyright and licences"),
+        "3.4": Text(vi="Lập trình", en="Programming"),
+        "4.1": Text(vi="Bảo vệ thiết bị", en="Protecting devices"),
+        "4.2": Text(
+            vi="Bảo vệ dữ liệu cá nhân và quyền riêng tư", en="Protecting personal data and privacy"
+        ),
+        "4.3": Text(vi="Bảo vệ sức khỏe và an sinh số", en="Protecting health and well-being"),
+        "4.4": Text(vi="Bảo vệ môi trường", en="Protecting the environment"),
+        "5.1": Text(vi="Giải quyết vấn đề kỹ thuật", en="Solving technical problems"),
+        "5.2": Text(
+            vi="Xác định nhu cầu và giải pháp công nghệ",
+            en="Identifying needs and technological responses",
+        ),
+        "5.3": Text(vi="Sử dụng sáng tạo công nghệ số", en="Creatively using digital technologies"),
+        "5.4": Text(
+            vi="Xác định vấn đề cần cải thiện về năng lực số",
+            en="Identifying digital competence gaps",
+        ),
+        "6.1": Text(vi="Hiểu biết về trí tuệ nhân tạo", en="Understanding AI"),
+        "6.2": Text(vi="Sử dụng trí tuệ nhân tạo có đạo đức", en="Using AI ethically"),
+        "6.3": Text(vi="Đánh giá trí tuệ nhân tạo và công cụ AI", en="Evaluating AI and AI tools"),
+    }
+)
+
+
+def _check_codes(codes: list[str]) -> list[str]:
+    for code in codes:
+        if code not in FRAMEWORK:
+            raise ValueError(f"{code!r} is not a competency code of the framework (like '4.2')")
+    return codes
 
 
 class SayStep(_Strict):
@@ -178,10 +246,7 @@ class Lesson(_Strict):
     @field_validator("competencies")
     @classmethod
     def _known_competencies(cls, value: list[str]) -> list[str]:
-        for code in value:
-            if not _COMPETENCY.match(code):
-                raise ValueError(f"{code!r} is not a competency code like '4.2'")
-        return value
+        return _check_codes(value)
 
     @model_validator(mode="after")
     def _unique_step_ids(self) -> Lesson:
@@ -201,23 +266,88 @@ class Lesson(_Strict):
         return None
 
 
+class CheckItem(QuizStep):
+    """One question of a module's pre- or post-check; it names the competency it tests.
+
+    ```yaml
+    - id: pre-otp
+      kind: quiz
+      competency: "4.2"
+      question: {vi: Ai được biết mã OTP của bạn?, en: Who may know your OTP?}
+      options:
+        - text: {vi: Không ai cả, en: Nobody}
+          correct: true
+          feedback: {vi: Đúng., en: Right.}
+        - text: {vi: Nhân viên ngân hàng, en: Bank staff}
+          feedback: {vi: Ngân hàng không bao giờ hỏi., en: Banks never ask.}
+    ```
+    """
+
+    competency: str
+
+    @field_validator("competency")
+    @classmethod
+    def _known_competency(cls, value: str) -> str:
+        return _check_codes([value])[0]
+
+
+CheckPhase = Literal["pre", "post"]
+
+
 class Module(_Strict):
-    """A group of lessons: `lessons/<module>/module.yaml`."""
+    """A group of lessons with its checks: `lessons/<module>/module.yaml`.
+
+    The pre-check (optional for the learner) comes before the first lesson, the post-check after
+    the last; both test the same competencies with different questions, so gain can be measured.
+    """
 
     spec_version: int
     id: Annotated[str, Field(pattern=_ID)]
     order: Annotated[int, Field(ge=0)]
     title: Text
+    summary: Text
     lessons: Annotated[list[str], Field(min_length=1)]
+    pre_check: Annotated[list[CheckItem], Field(min_length=3, max_length=5)]
+    post_check: Annotated[list[CheckItem], Field(min_length=3, max_length=5)]
+
+    @model_validator(mode="after")
+    def _checks_match(self) -> Module:
+        pre = {item.competency for item in self.pre_check}
+        post = {item.competency for item in self.post_check}
+        if pre != post:
+            raise ValueError(
+                f"pre_check tests {sorted(pre)} but post_check tests {sorted(post)}: "
+                "they must test the same competencies"
+            )
+        ids = [item.id for item in self.pre_check + self.post_check]
+        if len(ids) != len(set(ids)):
+            raise ValueError("check item ids must be unique across pre_check and post_check")
+        questions = {item.question.vi for item in self.pre_check}
+        if questions & {item.question.vi for item in self.post_check}:
+            raise ValueError("post_check must ask different questions from pre_check")
+        return self
+
+    def check(self, phase: CheckPhase) -> list[CheckItem]:
+        return self.pre_check if phase == "pre" else self.post_check
+
+
+def drill_picture(lesson_id: str, step_id: str, locale: Locale) -> str:
+    """Where the generated phone-screen picture of a drill lives, under lessons/assets/."""
+    return f"drills/{lesson_id}/{step_id}.{locale}.png"
 
 
 class Catalog:
     """Every module and lesson, in teaching order; built once at start-up."""
 
-    def __init__(self, modules: list[Module], lessons: list[Lesson]) -> None:
+    def __init__(
+        self, modules: list[Module], lessons: list[Lesson], pictures: frozenset[str] = frozenset()
+    ) -> None:
         self.modules = sorted(modules, key=lambda module: module.order)
+        self.pictures = pictures
+        """Generated pictures that exist (paths under lessons/assets/)."""
         by_id = {lesson.id: lesson for lesson in lessons}
         self.lessons: dict[str, Lesson] = {}
+        self._modules = {module.id: module for module in self.modules}
         for module in self.modules:
             for lesson_id in module.lessons:
                 self.lessons[lesson_id] = by_id[lesson_id]
@@ -225,8 +355,23 @@ class Catalog:
     def lesson(self, lesson_id: str) -> Lesson | None:
         return self.lessons.get(lesson_id)
 
+    def module(self, module_id: str) -> Module | None:
+        return self._modules.get(module_id)
+
     def ordered(self) -> list[Lesson]:
         return list(self.lessons.values())
+
+    def lessons_of(self, module: Module) -> list[Lesson]:
+        return [self.lessons[lesson_id] for lesson_id in module.lessons]
+
+    def competencies(self, module: Module) -> list[str]:
+        """The competency codes a module's lessons teach, in framework order."""
+        codes = {code for lesson in self.lessons_of(module) for code in lesson.competencies}
+        return [code for code in FRAMEWORK if code in codes]
+
+    def drill_picture(self, lesson_id: str, step_id: str, locale: Locale) -> str | None:
+        path = drill_picture(lesson_id, step_id, locale)
+        return path if path in self.pictures else None
 
     def next_after(self, lesson_id: str, done: set[str]) -> Lesson | None:
         """The first lesson after `lesson_id` in teaching order that is not done yet."""

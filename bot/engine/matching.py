@@ -32,13 +32,17 @@ def match_option(text: str, options: list[Option]) -> Option | None:
     folded = fold(text)
     if not folded:
         return None
-    number = int(folded) if folded.isdigit() else _NUMBER_WORDS.get(folded)
-    if number is not None:
+    if folded.isdigit():
+        number = int(folded)
         return options[number - 1] if 1 <= number <= len(options) else None
     labels = [fold(option.label) for option in options]
     exact = [option for option, label in zip(options, labels, strict=True) if label == folded]
     if len(exact) == 1:
         return exact[0]
+    # A number word counts only when no button says those words ("Hai" may be an answer).
+    word = _NUMBER_WORDS.get(folded)
+    if word is not None:
+        return options[word - 1] if 1 <= word <= len(options) else None
     if len(folded) < 3:
         return None
     # A unique label that starts with, or contains as whole words, what was typed.

@@ -16,7 +16,48 @@ WELCOME = _t(
     "Each lesson takes only a few minutes. Please choose your language.",
 )
 WELCOME_BACK = _t("Chào mừng bạn trở lại! 👋", "Welcome back! 👋")
-MENU = _t("📚 Bạn muốn học bài nào?", "📚 Which lesson would you like?")
+MENU = _t("📚 Bạn muốn học chủ đề nào?", "📚 Which topic would you like?")
+MENU_SUGGEST = _t("👉 Gợi ý: «{title}»", "👉 Suggested: «{title}»")
+MODULE_INTRO = _t("📂 {title}\n{summary}", "📂 {title}\n{summary}")
+MODULE_OFFER_CHECK = _t(
+    "📝 Bạn muốn trả lời {count} câu hỏi nhanh trước không? Không bắt buộc — bạn có thể học ngay.",
+    "📝 Would you like to answer {count} quick questions first? It's optional — you can start "
+    "learning right away.",
+)
+MODULE_RECOMMENDED = _t("⭐ Gợi ý cho bạn: «{title}»", "⭐ Suggested for you: «{title}»")
+PRE_CHECK = _t("📝 Kiểm tra nhanh (không bắt buộc)", "📝 Quick check (optional)")
+POST_CHECK = _t("🏁 Bài kiểm tra cuối", "🏁 Final check")
+PRE_CHECK_TITLE = _t("Kiểm tra nhanh: {title}", "Quick check: {title}")
+POST_CHECK_TITLE = _t("Kiểm tra cuối: {title}", "Final check: {title}")
+CHECK_HEADER = _t(
+    "📝 {title}\n{count} câu hỏi. Chưa biết cũng không sao — mình học cùng nhau.",
+    "📝 {title}\n{count} questions. It's fine not to know yet — we'll learn together.",
+)
+CHECK_SCORE = _t("Bạn trả lời đúng {correct}/{total} câu.", "You got {correct} of {total} right.")
+CHECK_RECOMMEND = _t(
+    "👉 Gợi ý: bắt đầu với bài «{title}» — bài này giúp phần bạn chưa chắc.",
+    "👉 Suggestion: start with «{title}» — it covers what you were unsure about.",
+)
+CHECK_ALL_RIGHT = _t(
+    "🌟 Bạn đã biết khá nhiều! Bạn có thể học nhanh từ bài «{title}», hoặc làm bài kiểm tra cuối.",
+    "🌟 You already know a lot! Go quickly through «{title}», or take the final check.",
+)
+CHECK_GAIN = _t(
+    "Trước khi học: {pre_correct}/{pre_total} → sau khi học: {correct}/{total}. 👏",
+    "Before the lessons: {pre_correct}/{pre_total} → after: {correct}/{total}. 👏",
+)
+MODULE_DONE = _t("🎓 Bạn đã xong chủ đề «{title}».", "🎓 You have completed the topic «{title}».")
+LEARN_LESSON = _t("▶️ Học bài: {title}", "▶️ Learn: {title}")
+NEXT_MODULE = _t("▶️ Chủ đề tiếp: {title}", "▶️ Next topic: {title}")
+TAKE_POST_CHECK = _t("🏁 Làm bài kiểm tra cuối", "🏁 Take the final check")
+MODULE_LESSONS = _t("📋 Các bài của chủ đề", "📋 This topic's lessons")
+ALL_MODULES = _t("📚 Tất cả chủ đề", "📚 All topics")
+RECOMMENDED_MARK = "⭐"
+UNSUPPORTED = _t(
+    "Mình chỉ đọc được chữ và nút bấm thôi. 🙏 Bạn bấm một nút bên dưới, hoặc gõ chữ nhé.",
+    "I can only read text and buttons. 🙏 Please tap a button below, or type.",
+)
+WHAT_NEXT = _t("Bạn muốn làm gì tiếp theo?", "What would you like to do next?")
 MENU_ALL_DONE = _t(
     "🌟 Bạn đã học xong tất cả các bài. Bạn có thể học lại bất kỳ bài nào.",
     "🌟 You have finished every lesson. You can go over any of them again.",
@@ -55,9 +96,9 @@ DRILL_INTRO = {
     "sms": _t("📩 Tin nhắn SMS từ «{sender}»:", "📩 A text message from «{sender}»:"),
     "zalo": _t("💬 Tin nhắn Zalo từ «{sender}»:", "💬 A Zalo message from «{sender}»:"),
     "call": _t("📞 Cuộc gọi từ «{sender}» nói:", "📞 A call from «{sender}» says:"),
-    "web": _t("🌐 Một trang web «{sender}» hiện ra:", "🌐 A web page «{sender}» shows:"),
+    "web": _t("📱 Trên màn hình «{sender}»:", "📱 On the «{sender}» screen:"),
 }
-DRILL_QUESTION = _t("Theo bạn, tin này là…", "What do you think this is?")
+DRILL_QUESTION = _t("Theo bạn, đây là…", "What do you think this is?")
 SCAM = _t("Lừa đảo 🚫", "A scam 🚫")
 SAFE = _t("An toàn ✅", "Safe ✅")
 UNSURE = _t("Không chắc 🤔", "Not sure 🤔")
@@ -83,7 +124,7 @@ FINISHED_SCORE = _t(
     "You got {correct} of {answered} answers right.",
 )
 NEXT_LESSON = _t("▶️ Bài tiếp: {title}", "▶️ Next: {title}")
-TO_MENU = _t("📋 Danh sách bài", "📋 All lessons")
+TO_MENU = ALL_MODULES
 OLD_BUTTON = _t(
     "Nút đó thuộc tin nhắn cũ. Mình đang ở đây nhé:",
     "That button belongs to an earlier message. Here is where we are:",
@@ -93,12 +134,12 @@ TAP_A_BUTTON = _t(
     "Please tap a button below, or type its number (for example: 1).",
 )
 HELP = _t(
-    "Bạn có thể gõ:\n/menu — danh sách bài\n/lang — đổi ngôn ngữ\n/start — bắt đầu lại",
-    "You can type:\n/menu — the lesson list\n/lang — change language\n/start — start again",
+    "Bạn có thể gõ:\n/menu — các chủ đề\n/lang — đổi ngôn ngữ\n/start — bắt đầu lại",
+    "You can type:\n/menu — the topics\n/lang — change language\n/start — start again",
 )
 LESSON_NOT_FOUND = _t(
-    "Mình không tìm thấy bài đó. Đây là danh sách bài:",
-    "I couldn't find that lesson. Here is the list:",
+    "Mình không tìm thấy bài đó. Đây là các chủ đề:",
+    "I couldn't find that lesson. Here are the topics:",
 )
 DONE_MARK = "✅"
 BOOKMARK_MARK = "▶️"

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.engine.lesson import Locale
+from bot.engine.lesson import CheckPhase, Locale
 
 
 class _Frozen(BaseModel):
@@ -55,7 +55,16 @@ class Again(_Frozen):
     kind: Literal["again"] = "again"
 
 
-Input = Annotated[Start | TextInput | Choice | Done | Stuck | Again, Field(discriminator="kind")]
+class Unsupported(_Frozen):
+    """Something the tutor cannot read: a sticker, a photo, a voice message, a file."""
+
+    kind: Literal["unsupported"] = "unsupported"
+    what: Annotated[str, Field(max_length=20)] = ""
+
+
+Input = Annotated[
+    Start | TextInput | Choice | Done | Stuck | Again | Unsupported, Field(discriminator="kind")
+]
 
 
 # --- replies ------------------------------------------------------------------------------
@@ -99,6 +108,9 @@ EventType = Literal[
     "drill.answered",
     "learner.stuck",
     "lesson.completed",
+    "check.started",
+    "check.answered",
+    "check.completed",
     "locale.changed",
 ]
 
@@ -114,18 +126,29 @@ class Event(_Frozen):
 
 # --- state --------------------------------------------------------------------------------
 
-Screen = Literal["welcome", "menu", "lesson", "resume", "finished"]
+Screen = Literal["welcome", "menu", "module", "lesson", "resume", "finished", "checked"]
 
 
 class Position(BaseModel):
-    """Where the learner is inside a lesson."""
+    """Where the learner is inside a lesson, or inside a module's pre- or post-check."""
 
     model_config = ConfigDict(extra="forbid")
 
     lesson_id: str
+    """The lesson; for a check, the module."""
+    check: CheckPhase | None = None
     step: int = 0
     correct: int = 0
     answered: int = 0
+    missed: list[str] = Field(default_factory=list)
+    """Competencies answered wrong in a check, to recommend where to start."""
+
+
+class CheckScore(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    correct: int
+    total: int
 
 
 class State(BaseModel):
@@ -140,10 +163,16 @@ class State(BaseModel):
     prompt: int = 0
     """Bumped whenever the screen changes; button keys carry it, so an old button is recognised."""
     position: Position | None = None
+    module_id: str | None = None
+    """The topic the learner is in (its lessons, checks and suggestions)."""
     last_finished: str | None = None
     completed: list[str] = Field(default_factory=list)
     bookmarks: dict[str, int] = Field(default_factory=dict)
     """Lessons left half-way: lesson id -> step index to resume at."""
+    checks: dict[str, CheckScore] = Field(default_factory=dict)
+    """Check results by "<module>:<pre|post>"."""
+    recommended: dict[str, str] = Field(default_factory=dict)
+    """Where a module's pre-check suggests starting: module id -> lesson id."""
 
 
 class Outcome(_Frozen):

@@ -20,6 +20,7 @@ from bot.store.repositories import (
     DedupRepository,
     EventRepository,
     LearnerRepository,
+    MediaRepository,
     OutboxRepository,
     ProgressRepository,
     StateRepository,
@@ -59,6 +60,7 @@ class UnitOfWork:
         self.events = EventRepository(session)
         self.dedup = DedupRepository(session)
         self.outbox = OutboxRepository(session)
+        self.media = MediaRepository(session)
 
     async def commit(self) -> None:
         await self.session.commit()

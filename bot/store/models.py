@@ -53,6 +53,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+REPLY_PRIORITY = 0
+BULK_PRIORITY = 10
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -75,6 +79,8 @@ class Learner(Base):
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = _ts()
     last_active_at: Mapped[datetime] = _ts()
+    unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """Set when the platform says the learner blocked the bot; nothing is sent until cleared."""
 
 
 class ConversationState(Base):
@@ -140,15 +146,33 @@ class OutboxMessage(Base):
     """A reply waiting to be sent; sent only after the turn that made it has committed."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_learner_id_id", "status", "learner_id", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_status_learner_id_id", "status", "learner_id", "id"),
+        Index("ix_outbox_status_channel_priority", "status", "channel", "priority", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(128))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|sent|failed
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    """pending | sent | failed (gave up) | cancelled (the learner blocked the bot)"""
+    priority: Mapped[int] = mapped_column(Integer, default=REPLY_PRIORITY)
+    """Lower goes first: replies to a learner before bulk messages."""
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = _ts()
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class MediaCache(Base):
+    """A platform's id for a picture already uploaded, so it is never uploaded twice."""
+
+    __tablename__ = "media_cache"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    path: Mapped[str] = mapped_column(String(200), primary_key=True)
+    file_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _ts()

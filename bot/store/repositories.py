@@ -12,10 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine.types import Event, Reply
 from bot.store.models import (
+    REPLY_PRIORITY,
     ConversationState,
     EventRecord,
     Learner,
     LessonProgress,
+    MediaCache,
     OutboxMessage,
     ProcessedUpdate,
 )
@@ -61,6 +63,14 @@ class LearnerRepository:
 
     async def count(self) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(Learner)) or 0)
+
+    async def set_unreachable(self, channel: str, external_id: str, at: datetime | None) -> None:
+        """Record that the learner blocked the bot (a time) or came back (None)."""
+        await self.session.execute(
+            update(Learner)
+            .where(Learner.channel == channel, Learner.external_id == external_id)
+            .values(unreachable_at=at)
+        )
 
 
 class StateRepository:
@@ -174,7 +184,13 @@ class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, learner: Learner, replies: Sequence[Reply], now: datetime) -> list[int]:
+    async def add(
+        self,
+        learner: Learner,
+        replies: Sequence[Reply],
+        now: datetime,
+        priority: int = REPLY_PRIORITY,
+    ) -> list[int]:
         rows = [
             OutboxMessage(
                 learner_id=learner.id,
@@ -182,6 +198,7 @@ class OutboxRepository:
                 external_id=learner.external_id,
                 payload=reply.model_dump(),
                 status="pending",
+                priority=priority,
                 attempts=0,
                 created_at=now,
             )
@@ -224,3 +241,67 @@ class OutboxRepository:
             .where(OutboxMessage.id == message_id)
             .values(status="failed", last_error=error[:500], attempts=OutboxMessage.attempts + 1)
         )
+
+    async def due_learners(
+        self, channels: Sequence[str], now: datetime, limit: int
+    ) -> list[tuple[int, str, str]]:
+        """Learners with messages ready to send: replies first, then the oldest."""
+        due = (OutboxMessage.next_attempt_at.is_(None)) | (OutboxMessage.next_attempt_at <= now)
+        result = await self.session.execute(
+            select(OutboxMessage.learner_id, OutboxMessage.channel, OutboxMessage.external_id)
+            .where(OutboxMessage.status == "pending", OutboxMessage.channel.in_(channels), due)
+            .group_by(OutboxMessage.learner_id, OutboxMessage.channel, OutboxMessage.external_id)
+            .order_by(func.min(OutboxMessage.priority), func.min(OutboxMessage.id))
+            .limit(limit)
+        )
+        return [(row[0], row[1], row[2]) for row in result.all()]
+
+    async def due(self, learner_id: int, now: datetime) -> Sequence[OutboxMessage]:
+        """A learner's pending messages in order, up to the first one that must wait."""
+        rows = await self.pending(learner_id)
+        ready = []
+        for row in rows:
+            if row.next_attempt_at is not None and row.next_attempt_at > now:
+                break  # later messages wait too: a learner's messages never overtake
+            ready.append(row)
+        return ready
+
+    async def retry_later(self, message_id: int, at: datetime, error: str) -> None:
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(next_attempt_at=at, last_error=error[:500], attempts=OutboxMessage.attempts + 1)
+        )
+
+    async def cancel_pending(self, learner_id: int, reason: str) -> int:
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.learner_id == learner_id, OutboxMessage.status == "pending")
+            .values(status="cancelled", last_error=reason[:500])
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def count(self, status: str) -> int:
+        query = (
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == status)
+        )
+        return int(await self.session.scalar(query) or 0)
+
+
+class MediaRepository:
+    """Platform file ids of pictures already uploaded."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, channel: str, path: str) -> str | None:
+        row = await self.session.get(MediaCache, (channel, path))
+        return None if row is None else row.file_id
+
+    async def put(self, channel: str, path: str, file_id: str, now: datetime) -> None:
+        statement = (
+            _insert(self.session, MediaCache)
+            .values(channel=channel, path=path, file_id=file_id, created_at=now)
+            .on_conflict_do_nothing(index_elements=["channel", "path"])
+        )
+        await self.session.execute(statement)

@@ -42,9 +42,10 @@ def chat(env: dict[str, str], lines: list[str], *args: str) -> str:
 
 def test_a_whole_lesson_in_the_terminal(env: dict[str, str]) -> None:
     # Lesson one, Next, Done, then the quiz and the drill answered in words.
-    out = chat(env, ["1", "1", "done", "nobody", "scam"], "--lang", "en")
+    out = chat(env, ["demo", "2", "1", "done", "nobody", "scam"], "--lang", "en")
     assert "Welcome back" not in out
-    assert "  1. 📘 Lesson one" in out
+    assert "  1. 📘 Demo · 0/2" in out
+    assert "  2. 📘 Lesson one" in out
     assert "👉 Try it now on your phone:\nOpen Settings." in out
     assert "✅ That's right! Right." in out
     assert "✅ Exactly! This is a scam." in out
@@ -53,7 +54,7 @@ def test_a_whole_lesson_in_the_terminal(env: dict[str, str]) -> None:
 
 
 def test_progress_persists_between_runs(env: dict[str, str]) -> None:
-    chat(env, ["1", "1"], "--lang", "en")  # stops half-way through Lesson one
+    chat(env, ["1", "2", "1"], "--lang", "en")  # stops half-way through Lesson one
     out = chat(env, ["1", "1", "2"])  # carry on, done, "The bank"
     assert "Welcome back! 👋" in out
     assert "You are part-way through «Lesson one» (step 2 of 4)." in out
@@ -62,7 +63,8 @@ def test_progress_persists_between_runs(env: dict[str, str]) -> None:
     assert "You are part-way through «Lesson one» (step 4 of 4)." in out
     out = chat(env, ["1", "1"])  # carry on, "A scam"
     assert "🎉 You finished «Lesson one»!" in out
-    out = chat(env, ["/menu"])
+    out = chat(env, ["/menu", "demo"])
+    assert "  1. ▶️ Demo · 1/2" in out
     assert "  1. ✅ Lesson one" in out
 
 

@@ -34,6 +34,7 @@ def texts(outcome: Outcome) -> str:
 
 def test_a_whole_lesson_emits_progress_events_in_order(engine: Engine) -> None:
     outcome = engine.step(None, Start(payload="lang_en"))
+    outcome = press(engine, outcome, "📘 Demo")
     outcome = press(engine, outcome, "📘 Lesson one")
     kinds = [event.type for event in outcome.events]
     outcome = press(engine, outcome, "Next")
@@ -103,7 +104,9 @@ def test_leaving_a_lesson_keeps_a_bookmark_and_resumes_there(engine: Engine) -> 
     outcome = press(engine, outcome, "Tiếp tục")
     outcome = engine.step(outcome.state, TextInput(text="/menu"))
     assert outcome.state.bookmarks == {"first": 1}
-    assert buttons(outcome).options[0].label == "▶️ Bài một"
+    assert buttons(outcome).options[0].label == "▶️ Bài mẫu · 0/2"
+    outcome = press(engine, outcome, "▶️ Bài mẫu")
+    assert [o.label for o in buttons(outcome).options][:2] == ["▶️ Bài một", "📘 Bài hai"]
     outcome = press(engine, outcome, "▶️ Bài một")
     assert outcome.state.position is not None
     assert outcome.state.position.step == 1
@@ -134,3 +137,40 @@ def test_every_real_lesson_can_be_walked_to_the_end_in_both_languages(real_catal
                     break
                 outcome = engine.step(outcome.state, Choice(key=buttons(outcome).options[0].key))
             assert lesson.id in outcome.state.completed, (locale, lesson.id)
+
+
+def test_pre_check_suggests_the_lesson_for_what_was_missed(engine: Engine) -> None:
+    outcome = engine.step(None, Start(payload="lang_en"))
+    outcome = press(engine, outcome, "📘 Demo")
+    outcome = press(engine, outcome, "📝 Quick check")
+    outcome = press(engine, outcome, "Only you")  # 4.2 right
+    outcome = press(engine, outcome, "Give up")  # 5.2 wrong: taught by "Lesson two"
+    outcome = press(engine, outcome, "Don't tap")  # 4.2 right
+    assert outcome.state.checks["demo:pre"].model_dump() == {"correct": 2, "total": 3}
+    assert outcome.state.recommended == {"demo": "second"}
+    assert "start with «Lesson two»" in texts(outcome)
+    completed = [e for e in outcome.events if e.type == "check.completed"]
+    assert completed[0].data == {"module": "demo", "phase": "pre", "correct": 2, "total": 3}
+    outcome = press(engine, outcome, "📋 This topic")
+    labels = [o.label for o in buttons(outcome).options]
+    assert labels[:2] == ["📘 Lesson one", "⭐ Lesson two"]  # no quick check offered any more
+
+
+def test_a_check_left_half_way_starts_again(engine: Engine) -> None:
+    outcome = engine.step(None, Start(payload="lang_en"))
+    outcome = press(engine, outcome, "📘 Demo")
+    outcome = press(engine, outcome, "🏁 Final check")
+    outcome = press(engine, outcome, "Refuse")
+    outcome = engine.step(outcome.state, TextInput(text="/menu"))
+    assert outcome.state.bookmarks == {}
+    outcome = press(engine, outcome, "📘 Demo")
+    outcome = press(engine, outcome, "🏁 Final check")
+    assert "A courier asks for your OTP?" in texts(outcome)
+
+
+def test_the_quick_check_is_not_offered_once_lessons_have_begun(engine: Engine) -> None:
+    outcome = engine.step(None, Start(payload="lesson_first"))
+    outcome = press(engine, outcome, "Tiếp tục")
+    outcome = engine.step(outcome.state, TextInput(text="/menu"))
+    outcome = press(engine, outcome, "▶️ Bài mẫu")
+    assert not any("Kiểm tra nhanh" in o.label for o in buttons(outcome).options)

@@ -51,3 +51,14 @@ def test_no_match(typed: str) -> None:
 def test_ambiguous_words_match_nothing() -> None:
     options = [Option(key="a", label="Bài một"), Option(key="b", label="Bài hai")]
     assert match_option("bai", options) is None
+
+
+def test_regression_a_label_that_is_a_number_word_wins_over_the_number() -> None:
+    """'Hai' (two) typed where the first answer reads 'Hai' chose the second option."""
+    options = [Option(key="a", label="Hai"), Option(key="b", label="Ba")]
+    chosen = match_option("hai", options)
+    assert chosen is not None
+    assert chosen.key == "a"
+    other = match_option("ba", options)
+    assert other is not None
+    assert other.key == "b"

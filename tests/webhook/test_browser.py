@@ -133,11 +133,15 @@ def test_a_learner_finishes_a_lesson_on_a_phone(
         _tap(page, "English")
         expect(page.locator(".msg").last).to_contain_text(phrases.MENU.en)
         # Each step of the fixture lesson: say, show, quiz, drill; only the newest buttons work.
-        for label in (LESSON, "Next", "Done", "Nobody", "A scam"):
+        for label in ("Demo", LESSON, "Next", "Done", "Nobody", "A scam"):
             _tap(page, label)
             assert page.locator(".options button:disabled").count() > 0
         expect(page.locator("#log")).to_contain_text(finished)
         expect(page.locator("#log")).to_contain_text("You got 2 of 2 answers right.")
+        # The drill came with its phone-screen picture, served from the lesson assets.
+        picture = page.locator(".msg img").first
+        expect(picture).to_be_visible()
+        assert page.evaluate("img => img.naturalWidth", picture.element_handle()) > 0
         page.screenshot(path=tmp_path / "finished.png")
 
         replies = page.locator(".msg.bot").count()
@@ -154,8 +158,8 @@ def test_a_learner_finishes_a_lesson_on_a_phone(
         page.click("#sendButton")
         _wait_for_replies(page, before)
         expect(page.locator(".msg.me").last).to_have_text("2")
-        # Option 2 is the full lesson list; option 1 would have opened the next lesson instead.
-        expect(page.locator(".msg.bot").last).to_contain_text(phrases.MENU.en)
+        # Option 2 is the topic's lesson list; option 1 would have opened the next lesson instead.
+        expect(page.locator(".msg.bot").last).to_contain_text("Two sample lessons for tests.")
         expect(page.locator("#log")).not_to_contain_text("Lesson: Lesson two")
         assert any("Lesson two" in label for label in _enabled_buttons(page))
         assert page.input_value("#text") == ""

@@ -69,6 +69,7 @@ async def test_a_newcomer_completes_a_lesson(client: httpx.AsyncClient) -> None:
     first = await page.send(kind="start")
     assert first[-1]["kind"] == "choices"
     await page.tap("English")
+    await page.tap("📘 Demo")
     await page.tap("📘 Lesson one")
     await page.tap("Next")
     await page.tap("I'm stuck")

@@ -1,0 +1,346 @@
+"""The Telegram channel: aiogram's typed updates in, inline keyboards and photos out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+)
+from aiogram.types import (
+    CallbackQuery,
+    FSInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from aiolimiter import AsyncLimiter
+
+from bot.engine import (
+    Choice,
+    ChoicesReply,
+    Input,
+    PictureReply,
+    TextInput,
+    TextReply,
+    Unsupported,
+)
+from bot.service import (
+    Inbound,
+    Outgoing,
+    RetryAfter,
+    TemporaryFailure,
+    Tutor,
+    Unreachable,
+)
+from bot.store import Database
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+MAX_TEXT = 4096
+MAX_CALLBACK_DATA = 64
+CHOSEN = "-"
+"""callback_data of the one button left after a choice: pressing it again does nothing."""
+GROUP_NOTE = (
+    "Cầm Tay chỉ dạy trong tin nhắn riêng. Bạn bấm vào tên bot và chọn «Nhắn tin» nhé.\n"
+    "Cầm Tay teaches in private chats only. Tap the bot's name and choose «Message»."
+)
+MEDIA_KINDS = (
+    "photo",
+    "sticker",
+    "voice",
+    "video",
+    "video_note",
+    "audio",
+    "document",
+    "animation",
+    "location",
+    "contact",
+    "poll",
+    "dice",
+)
+
+
+def make_bot(token: str, api_url: str, timeout: float = 30.0) -> Bot:
+    """An aiogram Bot talking to `api_url` (Telegram's, a self-hosted Bot API server, a fake)."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url), timeout=timeout)
+    return Bot(token, session=session)
+
+
+# --- updates in -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An update that is a learner's input."""
+
+    chat_id: int
+    input: Input
+    callback: CallbackQuery | None = None
+
+
+@dataclass(frozen=True)
+class Reachability:
+    """A private chat's member update: the learner blocked (False) or unblocked (True) us."""
+
+    chat_id: int
+    reachable: bool
+
+
+@dataclass(frozen=True)
+class GroupChat:
+    chat_id: int
+
+
+@dataclass(frozen=True)
+class Ignored:
+    reason: str
+
+
+Parsed = Turn | Reachability | GroupChat | Ignored
+
+
+def _from_message(message: Message) -> Turn | GroupChat:
+    if message.chat.type != "private":
+        return GroupChat(message.chat.id)
+    if message.text is not None:
+        return Turn(message.chat.id, TextInput(text=message.text))
+    kind = next((kind for kind in MEDIA_KINDS if getattr(message, kind, None) is not None), "other")
+    return Turn(message.chat.id, Unsupported(what=kind))
+
+
+def parse(update: Update) -> Parsed:
+    """What an update means for the tutor; nothing of Telegram goes further than this."""
+    if update.message is not None:
+        return _from_message(update.message)
+    if update.callback_query is not None:
+        query = update.callback_query
+        chat = query.message.chat if query.message is not None else None
+        if chat is not None and chat.type != "private":
+            return GroupChat(chat.id)
+        chat_id = chat.id if chat is not None else query.from_user.id
+        if not query.data or query.data == CHOSEN:
+            return Turn(chat_id, Choice(key=CHOSEN), callback=query)
+        return Turn(chat_id, Choice(key=query.data[:MAX_CALLBACK_DATA]), callback=query)
+    if update.my_chat_member is not None:
+        member = update.my_chat_member
+        if member.chat.type != "private":
+            return Ignored("my_chat_member outside a private chat")
+        status = member.new_chat_member.status
+        return Reachability(member.chat.id, reachable=status not in ("kicked", "left"))
+    kinds = [name for name, value in update if value is not None and name != "update_id"]
+    return Ignored(f"unhandled update type {','.join(kinds) or 'empty'}")
+
+
+Outcome = Literal["turn", "duplicate", "blocked", "unblocked", "group", "ignored"]
+
+
+class TelegramChannel:
+    """Applies Telegram updates through the tutor; the webhook and polling share it."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        tutor: Tutor,
+        database: Database,
+        on_outbox: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.bot = bot
+        self.tutor = tutor
+        self.database = database
+        self.on_outbox = on_outbox
+        self._effects: set[asyncio.Task[None]] = set()
+
+    async def handle(self, update: Update) -> Outcome:
+        """Apply one update; returns after its effect is committed (or it was a duplicate)."""
+        parsed = parse(update)
+        if isinstance(parsed, Ignored):
+            log.info("telegram update %s ignored: %s", update.update_id, parsed.reason)
+            return "ignored"
+        if isinstance(parsed, Reachability):
+            async with self.database.unit_of_work() as uow:
+                at = None if parsed.reachable else self.tutor.clock()
+                await uow.learners.set_unreachable(CHANNEL, str(parsed.chat_id), at)
+                await uow.commit()
+            return "unblocked" if parsed.reachable else "blocked"
+        if isinstance(parsed, GroupChat):
+            self._later(self._group_note(parsed.chat_id))
+            return "group"
+        if parsed.callback is not None:
+            self._later(self._acknowledge(parsed.callback))
+            if isinstance(parsed.input, Choice) and parsed.input.key == CHOSEN:
+                return "ignored"
+        result = await self.tutor.handle(
+            Inbound(
+                channel=CHANNEL,
+                external_id=str(parsed.chat_id),
+                input=parsed.input,
+                update_id=str(update.update_id),
+            )
+        )
+        if not result.duplicate:
+            self.on_outbox()
+        return "duplicate" if result.duplicate else "turn"
+
+    def _later(self, effect: Coroutine[Any, Any, None]) -> None:
+        """Run a best-effort call without holding up the webhook's answer."""
+        task = asyncio.create_task(effect)
+        self._effects.add(task)
+        task.add_done_callback(self._effects.discard)
+
+    async def drain(self) -> None:
+        """Wait for best-effort calls still running (shutdown, tests)."""
+        if self._effects:
+            await asyncio.gather(*self._effects, return_exceptions=True)
+
+    async def _acknowledge(self, query: CallbackQuery) -> None:
+        """Stop the button's spinner, and leave only the chosen button on the old message."""
+        try:
+            await self.bot.answer_callback_query(query.id)
+        except TelegramAPIError as error:
+            log.info("answerCallbackQuery failed: %s", error)
+        message = query.message
+        if not isinstance(message, Message) or message.reply_markup is None or not query.data:
+            return
+        label = next(
+            (
+                button.text
+                for row in message.reply_markup.inline_keyboard
+                for button in row
+                if button.callback_data == query.data
+            ),
+            None,
+        )
+        if label is None:
+            return
+        chosen = InlineKeyboardMarkup(
+            inline_keyboard=[[InlineKeyboardButton(text=f"✔ {label}", callback_data=CHOSEN)]]
+        )
+        try:
+            await self.bot.edit_message_reply_markup(
+                chat_id=message.chat.id, message_id=message.message_id, reply_markup=chosen
+            )
+        except TelegramAPIError as error:
+            log.info("editMessageReplyMarkup failed: %s", error)
+
+    async def _group_note(self, chat_id: int) -> None:
+        try:
+            await self.bot.send_message(chat_id, GROUP_NOTE)
+        except TelegramAPIError as error:
+            log.info("group note not sent: %s", error)
+
+
+# --- replies out ----------------------------------------------------------------------------
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split at paragraph breaks, then line breaks, then spaces; never over `limit`."""
+    if len(text) <= limit:
+        return [text]
+    for separator in ("\n\n", "\n", " "):
+        cut = text.rfind(separator, 0, limit + 1)
+        if cut > 0:
+            return [text[:cut], *split_text(text[cut + len(separator) :], limit)]
+    return [text[:limit], *split_text(text[limit:], limit)]
+
+
+def keyboard(reply: ChoicesReply) -> InlineKeyboardMarkup:
+    """One big button per row: easier to hit for shaky hands than a grid."""
+    rows = []
+    for option in reply.options:
+        if len(option.key.encode()) > MAX_CALLBACK_DATA:
+            raise ValueError(f"callback_data over {MAX_CALLBACK_DATA} bytes: {option.key!r}")
+        rows.append([InlineKeyboardButton(text=option.label, callback_data=option.key)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+class TelegramSender:
+    """Renders neutral replies as Bot API calls, paced by Telegram's limits."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        database: Database,
+        assets: Path,
+        per_bot: float = 30,
+        per_chat: tuple[float, float] = (3, 3.0),
+        chats_remembered: int = 10_000,
+    ) -> None:
+        self.bot = bot
+        self.database = database
+        self.assets = assets
+        self._bot_limit = AsyncLimiter(per_bot, 1)
+        self._per_chat = per_chat
+        self._chat_limits: OrderedDict[int, AsyncLimiter] = OrderedDict()
+        self._chats_remembered = chats_remembered
+
+    def _chat_limit(self, chat_id: int) -> AsyncLimiter:
+        limiter = self._chat_limits.pop(chat_id, None) or AsyncLimiter(*self._per_chat)
+        self._chat_limits[chat_id] = limiter
+        while len(self._chat_limits) > self._chats_remembered:
+            self._chat_limits.popitem(last=False)
+        return limiter
+
+    async def send(self, message: Outgoing) -> None:
+        chat_id = int(message.external_id)
+        try:
+            await self._send(chat_id, message)
+        except TelegramRetryAfter as error:
+            raise RetryAfter(error.retry_after, str(error)) from error
+        except (TelegramForbiddenError, TelegramNotFound) as error:
+            raise Unreachable(str(error)) from error
+        except TelegramBadRequest as error:
+            if "chat not found" in str(error).lower():
+                raise Unreachable(str(error)) from error
+            raise
+        except TelegramAPIError as error:
+            raise TemporaryFailure(str(error)) from error
+
+    async def _call(self, chat_id: int) -> None:
+        await self._chat_limit(chat_id).acquire()
+        await self._bot_limit.acquire()
+
+    async def _send(self, chat_id: int, message: Outgoing) -> None:
+        reply = message.reply
+        if isinstance(reply, PictureReply):
+            await self._photo(chat_id, reply)
+            return
+        assert isinstance(reply, TextReply | ChoicesReply)  # noqa: S101 -- the union's rest
+        parts = split_text(reply.text)
+        markup = keyboard(reply) if isinstance(reply, ChoicesReply) else None
+        for number, part in enumerate(parts, 1):
+            await self._call(chat_id)
+            await self.bot.send_message(
+                chat_id, part, reply_markup=markup if number == len(parts) else None
+            )
+
+    async def _photo(self, chat_id: int, reply: PictureReply) -> None:
+        async with self.database.unit_of_work() as uow:
+            file_id = await uow.media.get(CHANNEL, reply.path)
+        await self._call(chat_id)
+        if file_id is not None:
+            await self.bot.send_photo(chat_id, file_id, caption=reply.caption)
+            return
+        sent = await self.bot.send_photo(
+            chat_id, FSInputFile(self.assets / reply.path), caption=reply.caption
+        )
+        if sent.photo:
+            async with self.database.unit_of_work() as uow:
+                await uow.media.put(CHANNEL, reply.path, sent.photo[-1].file_id, sent.date)
+                await uow.commit()

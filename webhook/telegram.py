@@ -1,0 +1,53 @@
+"""POST /webhook/telegram: verify the secret, parse, apply, and answer only after commit."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from typing import Annotated, Any
+
+from aiogram.types import Update
+from fastapi import APIRouter, Header, HTTPException, Request
+from pydantic import ValidationError
+
+from bot.wiring import Runtime
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["telegram"])
+
+MAX_BODY = 1024 * 1024
+
+
+@router.post("/webhook/telegram")
+async def telegram_webhook(
+    request: Request,
+    secret: Annotated[str | None, Header(alias="X-Telegram-Bot-Api-Secret-Token")] = None,
+) -> dict[str, Any]:
+    runtime: Runtime = request.app.state.runtime
+    settings = runtime.settings
+    if runtime.telegram is None:
+        raise HTTPException(404, "Telegram is not configured")
+    expected = settings.telegram_webhook_secret
+    if (
+        expected is None
+        or secret is None
+        or not secrets.compare_digest(secret.encode(), expected.get_secret_value().encode())
+    ):
+        raise HTTPException(401, "wrong or missing secret token")
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY:
+        raise HTTPException(413, "update too large")
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise HTTPException(413, "update too large")
+    try:
+        data = json.loads(body)
+        update = Update.model_validate(data, context={"bot": runtime.telegram.channel.bot})
+    except (ValueError, ValidationError) as error:
+        # A 4xx, not a 5xx: a 5xx would make Telegram redeliver the same garbage forever.
+        log.warning("malformed telegram update: %s", str(error)[:200])
+        raise HTTPException(400, "malformed update") from None
+    outcome = await runtime.telegram.channel.handle(update)
+    return {"ok": True, "outcome": outcome}
