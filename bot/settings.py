@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         default=None, description="1–256 characters of A-Z a-z 0-9 _ -; Telegram echoes it back"
     )
     telegram_api_url: str = "https://api.telegram.org"
+    telegram_per_bot_rate: float = Field(default=30, description="messages per second, all chats")
+    telegram_per_chat_rate: float = Field(default=1, description="messages per second, one chat")
+    telegram_per_chat_burst: int = Field(default=3, description="a chat's short burst allowance")
     embedded_worker: bool = Field(
         default=True, description="`camtay serve` also sends from the outbox (no separate worker)"
     )

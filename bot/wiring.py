@@ -74,7 +74,14 @@ def build(settings: Settings, catalog: Catalog | None = None) -> Runtime:
         from bot.channels.telegram import TelegramChannel, TelegramSender, make_bot
 
         bot = make_bot(settings.telegram_token.get_secret_value(), settings.telegram_api_url)
-        sender = TelegramSender(bot, database=database, assets=settings.lessons_dir / ASSETS_DIR)
+        sender = TelegramSender(
+            bot,
+            database=database,
+            assets=settings.lessons_dir / ASSETS_DIR,
+            per_bot=settings.telegram_per_bot_rate,
+            per_chat=settings.telegram_per_chat_rate,
+            burst=settings.telegram_per_chat_burst,
+        )
         channel = TelegramChannel(bot, tutor, database, on_outbox=worker.notify)
         telegram = Telegram(channel=channel, sender=sender)
         senders["telegram"] = sender

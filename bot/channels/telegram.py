@@ -279,14 +279,16 @@ class TelegramSender:
         database: Database,
         assets: Path,
         per_bot: float = 30,
-        per_chat: tuple[float, float] = (3, 3.0),
+        per_chat: float = 1,
+        burst: int = 3,
         chats_remembered: int = 10_000,
     ) -> None:
         self.bot = bot
         self.database = database
         self.assets = assets
+        # aiolimiter's leaky bucket: `burst` messages at once, then `per_chat` a second.
         self._bot_limit = AsyncLimiter(per_bot, 1)
-        self._per_chat = per_chat
+        self._per_chat = (burst, burst / per_chat)
         self._chat_limits: OrderedDict[int, AsyncLimiter] = OrderedDict()
         self._chats_remembered = chats_remembered
 

@@ -83,14 +83,13 @@ class Database:
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
-        """Yield a unit of work; commit is explicit, anything uncommitted is rolled back."""
+        """Yield a unit of work; commit is explicit, anything uncommitted is rolled back.
+
+        Closing the session (not an explicit rollback) ends the transaction: rows read in a
+        unit of work stay readable afterwards instead of being expired.
+        """
         async with self._sessions() as session:
-            uow = UnitOfWork(session)
-            try:
-                yield uow
-            finally:
-                if session.in_transaction():
-                    await session.rollback()
+            yield UnitOfWork(session)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
