@@ -35,7 +35,7 @@ from aiogram.types import (
 from tests.fakes import updates
 from tests.fakes.telegram import FakeTelegram
 
-TOKEN = "123:ABC"  # noqa: S105 -- the fake's token, not a secret
+TOKEN = "123:ABC"
 KEYBOARD = InlineKeyboardMarkup(
     inline_keyboard=[[InlineKeyboardButton(text="Tiếp tục", callback_data="next")]]
 )
@@ -184,10 +184,10 @@ async def test_edits_return_the_updated_message(bot: Bot, fake: FakeTelegram) ->
 
 
 async def test_webhook_methods(bot: Bot, fake: FakeTelegram) -> None:
-    assert await bot.set_webhook("https://camtay.example/tg", secret_token="s3cret")  # noqa: S106 -- a test value
+    assert await bot.set_webhook("https://camtay.example/tg", secret_token="s3cret")
     info = await bot.get_webhook_info()
     assert info.url == "https://camtay.example/tg"
-    assert fake.webhook["secret_token"] == "s3cret"  # noqa: S105 -- a test value
+    assert fake.webhook["secret_token"] == "s3cret"
     WebhookInfo.model_validate(fake.last("getWebhookInfo").result)
 
     with pytest.raises(TelegramConflictError):
@@ -208,7 +208,7 @@ async def test_respond_overrides_the_default(bot: Bot, fake: FakeTelegram) -> No
 
 
 async def test_wrong_token_is_unauthorized(fake: FakeTelegram) -> None:
-    bot = make_bot(fake, token="999:WRONG")  # noqa: S106 -- deliberately not the fake's
+    bot = make_bot(fake, token="999:WRONG")
     try:
         with pytest.raises(TelegramUnauthorizedError):
             await bot.get_me()

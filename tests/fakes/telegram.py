@@ -112,7 +112,7 @@ class FakeTelegram:
 
     def __init__(
         self,
-        token: str = "123:ABC",  # noqa: S107 -- a fake token the fake itself checks
+        token: str = "123:ABC",
         *,
         username: str = BOT_USERNAME,
         first_name: str = BOT_FIRST_NAME,
