@@ -62,9 +62,10 @@ unit: $(VENV)/.dev system-deps
 
 test: lint typecheck unit
 
-bench: $(VENV)/.runtime
+bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_engine.py
-	$(BIN)/python bench/bench_turn.py
+	$(BIN)/python bench/bench_turn.py --postgres $(CAMTAY_TEST_POSTGRES_URL)
+	$(BIN)/python bench/bench_telegram.py --postgres $(CAMTAY_TEST_POSTGRES_URL)
 
 # Re-lock after changing dependencies in pyproject.toml (needs uv; bootstrapped with pip).
 lock: | $(BIN)/python

@@ -19,6 +19,7 @@ from simulate import Learner, percentile, table
 
 from bot.content import DEFAULT_LESSONS_DIR, load_catalog
 from bot.engine import Engine, Input, State
+from bot.engine.types import fresh_copy
 
 TARGET = 20_000
 """Engine steps per second on one core that the engine should reach."""
@@ -66,7 +67,7 @@ def side_measures(engine: Engine, state: State, event: Input, result: Round) -> 
     """On the same state and input as a real step: the baselines and the service's CPU path."""
     clock = time.perf_counter_ns
     started = clock()
-    state.model_copy(deep=True)
+    fresh_copy(state)
     result.copy.append(clock() - started)
 
     started = clock()
@@ -134,9 +135,9 @@ def main() -> int:
         cells += [f"{percentile(ordered, q) / 1e3:.1f}" for q in (0.5, 0.99)]
         return [name, *cells]
 
-    # Engine.step starts with a defensive deep copy of the state it is given (as of 2026-11).
-    copies = "model_copy(deep=True)" in inspect.getsource(Engine.step)
-    copy_label = f"{'  of which' if copies else 'not in step:'} State.model_copy(deep)"
+    # Engine.step starts by copying the containers of the state it is given.
+    copies = "fresh_copy(" in inspect.getsource(Engine.step)
+    copy_label = f"{'  of which' if copies else 'not in step:'} fresh_copy(state)"
     sizes = sorted(size for result in rounds for size in result.state_bytes)
     print(
         f"camtay engine benchmark: Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "

@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 from redis.asyncio import Redis
 from simulate import Learner, percentile, table
-from sqlalchemy.engine import make_url
 
 from bot.content import DEFAULT_LESSONS_DIR, load_catalog
 from bot.engine import Catalog, Engine
@@ -26,6 +24,7 @@ from bot.locks import LearnerLocks, MemoryLocks, RedisLocks
 from bot.service import Collector, Inbound, Tutor
 from bot.store import Database
 from bot.store.migrate import upgrade
+from bot.store.scratch import create_scratch, drop_scratch
 
 CHANNEL = "bench"
 
@@ -219,21 +218,6 @@ async def bench(catalog: Catalog, url: str, args: argparse.Namespace) -> tuple[l
         await locks.close()
 
 
-def asyncpg_dsn(url: str, database: str | None = None) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
-
-
-async def admin(url: str, sql: str) -> None:
-    connection = await asyncpg.connect(asyncpg_dsn(url), timeout=5)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
 def main() -> int:
     args = parse_args()
     catalog = load_catalog(args.lessons)
@@ -252,10 +236,8 @@ def main() -> int:
             errors.update(phase.errors)
 
     if args.postgres:
-        name = f"camtay_bench_{uuid.uuid4().hex[:12]}"
-        asyncio.run(admin(args.postgres, f'CREATE DATABASE "{name}"'))
+        url = asyncio.run(create_scratch(args.postgres, "camtay_bench"))
         try:
-            url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
             upgrade(url)
             phases, missed = asyncio.run(bench(catalog, url, args))
             misfires += missed
@@ -263,7 +245,7 @@ def main() -> int:
                 rows.append(phase.row("postgres"))
                 errors.update(phase.errors)
         finally:
-            asyncio.run(admin(args.postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(drop_scratch(args.postgres, url))
 
     elapsed = (time.perf_counter_ns() - began) / 1e9
     locks = "Redis" if args.redis else "memory"

@@ -68,13 +68,12 @@ def build(settings: Settings, catalog: Catalog | None = None) -> Runtime:
         locks = MemoryLocks(timeout=settings.lock_timeout_seconds)
     tutor = Tutor(engine=Engine(catalog), database=database, locks=locks)
     senders: dict[str, Sender] = {}
-    telegram = None
-    worker = OutboxWorker(database=database, locks=locks, senders=senders)
+    telegram_sender: TelegramSender | None = None
     if settings.telegram_token is not None:
-        from bot.channels.telegram import TelegramChannel, TelegramSender, make_bot
+        from bot.channels.telegram import TelegramSender, make_bot
 
         bot = make_bot(settings.telegram_token.get_secret_value(), settings.telegram_api_url)
-        sender = TelegramSender(
+        senders["telegram"] = telegram_sender = TelegramSender(
             bot,
             database=database,
             assets=settings.lessons_dir / ASSETS_DIR,
@@ -82,10 +81,13 @@ def build(settings: Settings, catalog: Catalog | None = None) -> Runtime:
             per_chat=settings.telegram_per_chat_rate,
             burst=settings.telegram_per_chat_burst,
         )
-        channel = TelegramChannel(bot, tutor, database, on_outbox=worker.notify)
-        telegram = Telegram(channel=channel, sender=sender)
-        senders["telegram"] = sender
-    worker.senders.update(senders)
+    worker = OutboxWorker(database=database, locks=locks, senders=senders)
+    telegram = None
+    if telegram_sender is not None:
+        from bot.channels.telegram import TelegramChannel
+
+        channel = TelegramChannel(telegram_sender.bot, tutor, database, on_outbox=worker.notify)
+        telegram = Telegram(channel=channel, sender=telegram_sender)
     return Runtime(
         settings=settings,
         catalog=catalog,

@@ -71,28 +71,53 @@ class OutboxWorker:
         return sum(sent)
 
     async def run(self, stop: asyncio.Event, idle: float = 1.0) -> None:
-        """Keep sending until `stop` is set; sleep when there is nothing to do."""
-        while not stop.is_set():
-            try:
-                sent = await self.run_once()
-            except Exception:  # the loop must outlive a database hiccup
-                log.exception("outbox worker round failed")
-                sent = 0
-            if sent:
-                continue
-            self.wakeup.clear()
-            pause = min((self.paused(channel) for channel in self.senders), default=0.0)
-            waiters = [
-                asyncio.ensure_future(self.wakeup.wait()),
-                asyncio.ensure_future(stop.wait()),
-            ]
-            await asyncio.wait(
-                waiters,
-                timeout=max(idle, pause) if pause else idle,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            for waiter in waiters:
-                waiter.cancel()
+        """Keep sending until `stop` is set.
+
+        Up to `concurrency` learners are served at once; as soon as one is done another is
+        started, so a learner with many messages (paced at 1/s) never holds up the rest.
+        """
+        active: dict[int, asyncio.Task[int]] = {}
+        try:
+            while not stop.is_set():
+                self.wakeup.clear()
+                try:
+                    await self._top_up(active)
+                except Exception:  # the loop must outlive a database hiccup
+                    log.exception("outbox worker could not read the outbox")
+                signals = [
+                    asyncio.ensure_future(self.wakeup.wait()),
+                    asyncio.ensure_future(stop.wait()),
+                ]
+                pause = min((self.paused(channel) for channel in self.senders), default=0.0)
+                await asyncio.wait(
+                    [*signals, *active.values()],
+                    timeout=max(idle, pause),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                for signal in signals:
+                    signal.cancel()
+                for learner_id, task in list(active.items()):
+                    if task.done():
+                        del active[learner_id]
+                        if not task.cancelled() and task.exception() is not None:
+                            log.error("delivery failed", exc_info=task.exception())
+        finally:
+            if active:
+                await asyncio.gather(*active.values(), return_exceptions=True)
+
+    async def _top_up(self, active: dict[int, asyncio.Task[int]]) -> None:
+        """Start serving more learners with due messages, up to `concurrency` at once."""
+        room = self.concurrency - len(active)
+        channels = [channel for channel in self.senders if not self.paused(channel)]
+        if room <= 0 or not channels:
+            return
+        async with self.database.unit_of_work() as uow:
+            due = await uow.outbox.due_learners(channels, self.clock(), room + len(active))
+        for learner_id, channel, external_id in due:
+            if learner_id not in active and len(active) < self.concurrency:
+                active[learner_id] = asyncio.create_task(
+                    self._deliver(learner_id, channel, external_id)
+                )
 
     async def _deliver(self, learner_id: int, channel: str, external_id: str) -> int:
         try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +16,6 @@ from pathlib import Path
 import asyncpg
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy.engine import make_url
 
 from bot.content import load_catalog
 from bot.engine import Catalog, Engine
@@ -25,13 +23,16 @@ from bot.locks import MemoryLocks
 from bot.service import Tutor
 from bot.store import Database
 from bot.store.migrate import upgrade
+from bot.store.scratch import create_scratch, drop_scratch, execute
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_LESSONS = Path(__file__).resolve().parent / "fixtures" / "lessons"
 POSTGRES_URL = os.environ.get("CAMTAY_TEST_POSTGRES_URL", "")
 REDIS_URL = os.environ.get("CAMTAY_TEST_REDIS_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"
-TABLES = "outbox, events, lesson_progress, conversation_states, processed_updates, learners"
+TABLES = (
+    "outbox, events, lesson_progress, conversation_states, processed_updates, media_cache, learners"
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -85,37 +86,20 @@ def engine(demo_catalog: Catalog) -> Engine:
 # --- PostgreSQL -----------------------------------------------------------------------------
 
 
-def _asyncpg_dsn(url: str, database: str | None = None) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
-
-
-async def _admin(url: str, sql: str) -> None:
-    connection = await asyncpg.connect(_asyncpg_dsn(url), timeout=5)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh, migrated database of its own on the test server, dropped at the end."""
     if not POSTGRES_URL:
         unavailable("PostgreSQL: CAMTAY_TEST_POSTGRES_URL is not set")
-    name = f"camtay_test_{uuid.uuid4().hex[:12]}"
     try:
-        asyncio.run(_admin(POSTGRES_URL, f'CREATE DATABASE "{name}"'))
+        url = asyncio.run(create_scratch(POSTGRES_URL, "camtay_test"))
     except (OSError, asyncpg.PostgresError) as error:
         unavailable(f"PostgreSQL at {POSTGRES_URL} is unreachable: {error}")
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     try:
         upgrade(url)
         yield url
     finally:
-        asyncio.run(_admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(drop_scratch(POSTGRES_URL, url))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -126,7 +110,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         upgrade(sqlite_url)
         return sqlite_url
     postgres: str = request.getfixturevalue("postgres_url")
-    asyncio.run(_admin(postgres, f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    asyncio.run(execute(postgres, f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
     return postgres
 
 

@@ -286,8 +286,9 @@ class TelegramSender:
         self.bot = bot
         self.database = database
         self.assets = assets
-        # aiolimiter's leaky bucket: `burst` messages at once, then `per_chat` a second.
-        self._bot_limit = AsyncLimiter(per_bot, 1)
+        # aiolimiter's leaky bucket: `burst` messages at once, then `per_chat` a second. The bot's
+        # bucket holds one, so even after a quiet spell no second carries more than `per_bot`.
+        self._bot_limit = AsyncLimiter(1, 1 / per_bot)
         self._per_chat = (burst, burst / per_chat)
         self._chat_limits: OrderedDict[int, AsyncLimiter] = OrderedDict()
         self._chats_remembered = chats_remembered

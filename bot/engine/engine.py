@@ -42,6 +42,7 @@ from bot.engine.types import (
     TextInput,
     TextReply,
     Unsupported,
+    fresh_copy,
 )
 
 LESSON_PAYLOAD = "lesson_"
@@ -102,9 +103,10 @@ class Engine:
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        self._units: dict[tuple[str, CheckPhase | None], _Unit] = {}
 
     def step(self, state: State | None, event: Input) -> Outcome:
-        turn = _Turn(state.model_copy(deep=True) if state is not None else State())
+        turn = _Turn(fresh_copy(state) if state is not None else State())
         match event:
             case Start(payload=payload):
                 self._start(turn, payload)
@@ -431,6 +433,13 @@ class Engine:
     # --- where the learner is -----------------------------------------------------------
 
     def _unit(self, position: Position) -> _Unit:
+        key = (position.lesson_id, position.check)
+        unit = self._units.get(key)
+        if unit is None:
+            unit = self._units[key] = self._make_unit(position)
+        return unit
+
+    def _make_unit(self, position: Position) -> _Unit:
         if position.check is not None:
             module = self.catalog.module(position.lesson_id)
             if module is None:  # pragma: no cover -- a module removed while learners were in it

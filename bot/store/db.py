@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -76,6 +77,10 @@ class Database:
         self.url = url
         self.engine = create_engine(url)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer; waiting in its busy handler (sleep and retry) starves some
+        # turns for seconds under load, so one process queues its units of work in order here.
+        self._sqlite_queue = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._sqlite_holder: asyncio.Task[object] | None = None
 
     @property
     def dialect(self) -> str:
@@ -88,8 +93,20 @@ class Database:
         Closing the session (not an explicit rollback) ends the transaction: rows read in a
         unit of work stay readable afterwards instead of being expired.
         """
-        async with self._sessions() as session:
-            yield UnitOfWork(session)
+        if self._sqlite_queue is None:
+            async with self._sessions() as session:
+                yield UnitOfWork(session)
+            return
+        task = asyncio.current_task()
+        if task is not None and task is self._sqlite_holder:
+            raise RuntimeError("a unit of work inside another one in the same task would deadlock")
+        async with self._sqlite_queue:
+            self._sqlite_holder = task
+            try:
+                async with self._sessions() as session:
+                    yield UnitOfWork(session)
+            finally:
+                self._sqlite_holder = None
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -76,13 +76,16 @@ class LearnerRepository:
 class StateRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._rows: dict[int, ConversationState] = {}
 
     async def load(self, learner_id: int) -> dict[str, Any] | None:
         row = await self.session.get(ConversationState, learner_id)
+        if row is not None:
+            self._rows[learner_id] = row  # save() updates this row without reading it again
         return None if row is None else dict(row.state)
 
     async def save(self, learner_id: int, state: dict[str, Any], now: datetime) -> None:
-        row = await self.session.get(ConversationState, learner_id)
+        row = self._rows.get(learner_id) or await self.session.get(ConversationState, learner_id)
         if row is None:
             self.session.add(ConversationState(learner_id=learner_id, state=state, updated_at=now))
         else:

@@ -169,9 +169,10 @@ async def test_concurrent_updates_for_one_chat_end_as_sequential_ones(tg: Harnes
     tg.next_update += len(script)
     for text in script:
         await tg.post(updates.text_message(tg.update_id(), CHAT + 5, text))
+    ids = [await learner_id(tg.runtime), await learner_id(tg.runtime, CHAT + 5)]
     async with tg.runtime.database.unit_of_work() as uow:
-        together = await uow.states.load(await learner_id(tg.runtime))
-        one_by_one = await uow.states.load(await learner_id(tg.runtime, CHAT + 5))
+        together = await uow.states.load(ids[0])
+        one_by_one = await uow.states.load(ids[1])
     assert together == one_by_one
 
 

@@ -174,3 +174,19 @@ def test_the_quick_check_is_not_offered_once_lessons_have_begun(engine: Engine) 
     outcome = engine.step(outcome.state, TextInput(text="/menu"))
     outcome = press(engine, outcome, "▶️ Bài mẫu")
     assert not any("Kiểm tra nhanh" in o.label for o in buttons(outcome).options)
+
+
+def test_step_never_changes_the_state_it_was_given(engine: Engine) -> None:
+    """The engine copies only containers (for speed); every one of them must be copied."""
+    outcome = engine.step(None, Start(payload="lang_en"))
+    outcome = press(engine, outcome, "📘 Demo")
+    outcome = press(engine, outcome, "📝 Quick check")
+    outcome = press(engine, outcome, "A caller")  # a wrong answer: position.missed grows
+    for _ in range(12):
+        before = outcome.state.model_dump_json()
+        following = engine.step(outcome.state, Choice(key=buttons(outcome).options[0].key))
+        assert outcome.state.model_dump_json() == before
+        outcome = following
+    assert outcome.state.checks
+    assert outcome.state.completed
+    assert outcome.state.recommended

@@ -152,3 +152,17 @@ async def test_erasing_a_learner_cascades(database: Database, clock: Clock) -> N
         assert await uow.states.load(learner.id) is None
         assert list(await uow.events.for_learner(learner.id)) == []
         assert list(await uow.outbox.history(learner.id, 0)) == []
+
+
+async def test_regression_a_nested_unit_of_work_fails_fast_instead_of_hanging(
+    database: Database,
+) -> None:
+    """SQLite queues units of work in one lock; nesting them in one task used to deadlock."""
+    if database.dialect != "sqlite":
+        pytest.skip("only SQLite queues its units of work")
+    async with database.unit_of_work():
+        with pytest.raises(RuntimeError, match="would deadlock"):
+            async with database.unit_of_work():
+                pass
+    async with database.unit_of_work():  # and the queue is free again
+        pass
