@@ -215,5 +215,61 @@ def worker() -> None:
     asyncio.run(main())
 
 
+zalo_bot_app = typer.Typer(help="The Zalo Bot (Zalo Bot Platform).", no_args_is_help=True)
+app.add_typer(zalo_bot_app, name="zalo-bot")
+
+
+def _runtime_with_zalo_bot(settings: Settings) -> Runtime:
+    from bot.wiring import build
+
+    if settings.zalo_bot_token is None:
+        raise typer.BadParameter("set CAMTAY_ZALO_BOT_TOKEN (from Zalo Bot Manager) first")
+    return build(settings)
+
+
+@zalo_bot_app.command("set-webhook")
+def zalo_bot_set_webhook() -> None:
+    """Point Zalo at PUBLIC_URL/webhook/zalo-bot with the webhook secret."""
+    from bot.channels.zalo_bot import ZaloBotError, set_webhook
+
+    settings = _settings()
+
+    async def main() -> str:
+        runtime = _runtime_with_zalo_bot(settings)
+        try:
+            return await set_webhook(runtime)
+        finally:
+            await runtime.close()
+
+    try:
+        url = asyncio.run(main())
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    except ZaloBotError as error:
+        typer.echo(f"Zalo refused: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Zalo Bot now sends events to {url}")
+
+
+@zalo_bot_app.command("poll")
+def zalo_bot_poll() -> None:
+    """Long-poll Zalo Bot (removes the webhook); the same handling path as the webhook."""
+    from bot.channels.zalo_bot import poll
+    from bot.wiring import migrate_if_embedded
+
+    settings = _settings()
+    migrate_if_embedded(settings)
+
+    async def main() -> None:
+        runtime = _runtime_with_zalo_bot(settings)
+        try:
+            await poll(runtime)
+        finally:
+            await runtime.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

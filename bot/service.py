@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pydantic import TypeAdapter
 
-from bot.engine import Engine, Input, Reply, State
+from bot.engine import Engine, Input, Reply, Start, State, TextInput, TextReply
+from bot.engine import phrases as p
 from bot.locks import LearnerLocks
-from bot.store.db import Database
-from bot.store.models import OutboxMessage
+from bot.store.db import Database, UnitOfWork
+from bot.store.models import Learner, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,18 @@ class Outgoing:
         )
 
 
+LINK_COMMAND = re.compile(r"/link(?:@\w+)?(?:\s+(\d{6}))?")
+LINK_MINUTES = 10
+LINK_CODE_LIFETIME = timedelta(minutes=LINK_MINUTES)
+
+
+@dataclass(frozen=True)
+class _LinkNote:
+    text: str
+    resume: bool
+    """Show the learner where they are after the note."""
+
+
 @dataclass(frozen=True)
 class TurnResult:
     learner_id: int
@@ -88,6 +102,14 @@ class Unreachable(DeliveryError):
 
 class TemporaryFailure(DeliveryError):
     """A network error or a server error: try again later."""
+
+
+class Held(DeliveryError):
+    """The platform's rules forbid this send now (say, outside Zalo OA's 48-hour window).
+
+    The message is kept with status "held" and its reason, where an admin can see it; it is
+    never dropped silently.
+    """
 
 
 class Tutor:
@@ -133,18 +155,60 @@ class Tutor:
             learner, _ = await uow.learners.get_or_create(
                 channel=inbound.channel, external_id=inbound.external_id, now=now
             )
-            raw = await uow.states.load(learner.id)
+            # A linked account learns with the progress of the account it was linked to:
+            # state, events and progress belong to the person; replies go to this account.
+            person = learner.person_id or learner.id
+            raw = await uow.states.load(person)
             state = State.model_validate(raw) if raw is not None else None
-            outcome = self.engine.step(state, inbound.input)
-            await uow.states.save(learner.id, outcome.state.model_dump(mode="json"), now)
-            await uow.events.append(learner.id, outcome.events, now)
-            await uow.progress.apply(learner.id, outcome.events, now)
-            ids = await uow.outbox.add(learner, outcome.replies, now)
-            learner.locale = outcome.state.locale
+            link = (
+                LINK_COMMAND.fullmatch(inbound.input.text.strip().casefold())
+                if isinstance(inbound.input, TextInput)
+                else None
+            )
+            if link is not None:
+                person, state, notes = await self._link(uow, learner, state, link.group(1), now)
+                outcome = self.engine.step(state, Start()) if notes.resume else None
+                replies: list[Reply] = [TextReply(text=notes.text)]
+            else:
+                outcome = self.engine.step(state, inbound.input)
+                replies = []
+            if outcome is not None:
+                await uow.states.save(person, outcome.state.model_dump(mode="json"), now)
+                await uow.events.append(person, outcome.events, now)
+                await uow.progress.apply(person, outcome.events, now)
+                replies += outcome.replies
+                learner.locale = outcome.state.locale
+            ids = await uow.outbox.add(learner, replies, now)
             learner.last_active_at = now
             learner.unreachable_at = None  # they just wrote to us
             await uow.commit()
             return TurnResult(learner_id=learner.id, duplicate=False, outbox_ids=tuple(ids))
+
+    async def _link(
+        self,
+        uow: UnitOfWork,
+        account: Learner,
+        state: State | None,
+        code: str | None,
+        now: datetime,
+    ) -> tuple[int, State | None, _LinkNote]:
+        """`/link` gives a one-time code; `/link CODE` on another channel joins its progress."""
+        locale = state.locale if state is not None else "vi"
+        person = account.person_id or account.id
+        if code is None:
+            issued = await uow.links.issue(person, now, LINK_CODE_LIFETIME)
+            text = p.LINK_CODE(locale).format(code=issued, minutes=LINK_MINUTES)
+            return person, state, _LinkNote(text, resume=False)
+        owner = await uow.links.redeem(code, now)
+        if owner is None:
+            return person, state, _LinkNote(p.LINK_BAD_CODE(locale), resume=False)
+        if owner == person:
+            return person, state, _LinkNote(p.LINK_SAME(locale), resume=True)
+        await uow.learners.link(account, owner)
+        raw = await uow.states.load(owner)
+        joined = State.model_validate(raw) if raw is not None else None
+        locale = joined.locale if joined is not None else locale
+        return owner, joined, _LinkNote(p.LINK_DONE(locale), resume=True)
 
     async def _deliver(self, learner_id: int, sender: Sender) -> list[Outgoing]:
         async with self.database.unit_of_work() as uow:

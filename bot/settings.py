@@ -44,6 +44,28 @@ class Settings(BaseSettings):
     telegram_per_bot_rate: float = Field(default=30, description="messages per second, all chats")
     telegram_per_chat_rate: float = Field(default=1, description="messages per second, one chat")
     telegram_per_chat_burst: int = Field(default=3, description="a chat's short burst allowance")
+    zalo_bot_token: SecretStr | None = None
+    zalo_bot_webhook_secret: SecretStr | None = Field(
+        default=None, description="8–256 characters; Zalo echoes it in X-Bot-Api-Secret-Token"
+    )
+    zalo_bot_api_url: str = "https://bot-api.zaloplatforms.com"
+
+    zalo_oa_app_id: str | None = None
+    zalo_oa_secret_key: SecretStr | None = Field(
+        default=None, description="the OA's secret key: signs the webhook events"
+    )
+    zalo_oa_app_secret: SecretStr | None = Field(
+        default=None, description="the app secret: refreshes access tokens"
+    )
+    zalo_oa_refresh_token: SecretStr | None = Field(
+        default=None, description="the first refresh token; later ones are kept in the database"
+    )
+    zalo_oa_api_url: str = "https://openapi.zalo.me"
+    zalo_oa_oauth_url: str = "https://oauth.zaloapp.com"
+    zalo_oa_monthly_quota: int = Field(
+        default=0, description="proactive messages a month allowed outside the 48-hour window"
+    )
+
     embedded_worker: bool = Field(
         default=True, description="`camtay serve` also sends from the outbox (no separate worker)"
     )
@@ -57,7 +79,20 @@ class Settings(BaseSettings):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
+    @field_validator("zalo_bot_webhook_secret")
+    @classmethod
+    def _zalo_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not 8 <= len(value.get_secret_value()) <= 256:
+            raise ValueError("must be 8-256 characters")
+        return value
+
     @field_validator(
+        "zalo_bot_token",
+        "zalo_bot_webhook_secret",
+        "zalo_oa_app_id",
+        "zalo_oa_secret_key",
+        "zalo_oa_app_secret",
+        "zalo_oa_refresh_token",
         "database_url",
         "redis_url",
         "public_url",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from redis.asyncio import Redis
 
@@ -17,7 +17,18 @@ from bot.store.migrate import upgrade
 from bot.worker import OutboxWorker
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bot.channels.telegram import TelegramChannel, TelegramSender
+
+
+class PushChannel(Protocol):
+    """A platform that pushes updates to us and gets replies from the outbox worker."""
+
+    @property
+    def sender(self) -> Sender: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass
@@ -40,12 +51,17 @@ class Runtime:
     locks: LearnerLocks
     tutor: Tutor
     worker: OutboxWorker
-    telegram: Telegram | None = None
-    senders: dict[str, Sender] = field(default_factory=dict)
+    channels: dict[str, PushChannel] = field(default_factory=dict)
+    """Push channels by name ("telegram", "zalo_bot", "zalo_oa"), only those configured."""
+
+    @property
+    def telegram(self) -> Telegram | None:
+        channel = self.channels.get("telegram")
+        return channel if isinstance(channel, Telegram) else None
 
     async def close(self) -> None:
-        if self.telegram is not None:
-            await self.telegram.close()
+        for channel in self.channels.values():
+            await channel.close()
         await self.locks.close()
         await self.database.dispose()
 
@@ -54,6 +70,24 @@ def migrate_if_embedded(settings: Settings) -> None:
     """The embedded SQLite default migrates itself; a shared database is migrated by a job."""
     if settings.embedded:
         upgrade(settings.effective_database_url)
+
+
+def _telegram(
+    settings: Settings, tutor: Tutor, database: Database, notify: Callable[[], None]
+) -> Telegram:
+    from bot.channels.telegram import TelegramChannel, TelegramSender, make_bot
+
+    assert settings.telegram_token is not None  # noqa: S101 -- the caller checked
+    bot = make_bot(settings.telegram_token.get_secret_value(), settings.telegram_api_url)
+    sender = TelegramSender(
+        bot,
+        database=database,
+        assets=settings.lessons_dir / ASSETS_DIR,
+        per_bot=settings.telegram_per_bot_rate,
+        per_chat=settings.telegram_per_chat_rate,
+        burst=settings.telegram_per_chat_burst,
+    )
+    return Telegram(channel=TelegramChannel(bot, tutor, database, on_outbox=notify), sender=sender)
 
 
 def build(settings: Settings, catalog: Catalog | None = None) -> Runtime:
@@ -67,27 +101,19 @@ def build(settings: Settings, catalog: Catalog | None = None) -> Runtime:
     else:
         locks = MemoryLocks(timeout=settings.lock_timeout_seconds)
     tutor = Tutor(engine=Engine(catalog), database=database, locks=locks)
-    senders: dict[str, Sender] = {}
-    telegram_sender: TelegramSender | None = None
+    worker = OutboxWorker(database=database, locks=locks, senders={})
+    channels: dict[str, PushChannel] = {}
     if settings.telegram_token is not None:
-        from bot.channels.telegram import TelegramSender, make_bot
+        channels["telegram"] = _telegram(settings, tutor, database, worker.notify)
+    if settings.zalo_bot_token is not None:
+        from bot.channels.zalo_bot import build_zalo_bot
 
-        bot = make_bot(settings.telegram_token.get_secret_value(), settings.telegram_api_url)
-        senders["telegram"] = telegram_sender = TelegramSender(
-            bot,
-            database=database,
-            assets=settings.lessons_dir / ASSETS_DIR,
-            per_bot=settings.telegram_per_bot_rate,
-            per_chat=settings.telegram_per_chat_rate,
-            burst=settings.telegram_per_chat_burst,
-        )
-    worker = OutboxWorker(database=database, locks=locks, senders=senders)
-    telegram = None
-    if telegram_sender is not None:
-        from bot.channels.telegram import TelegramChannel
+        channels["zalo_bot"] = build_zalo_bot(settings, tutor, database, worker.notify)
+    if settings.zalo_oa_app_id is not None:
+        from bot.channels.zalo_oa import build_zalo_oa
 
-        channel = TelegramChannel(telegram_sender.bot, tutor, database, on_outbox=worker.notify)
-        telegram = Telegram(channel=channel, sender=telegram_sender)
+        channels["zalo_oa"] = build_zalo_oa(settings, tutor, database, locks, worker.notify)
+    worker.senders.update({name: channel.sender for name, channel in channels.items()})
     return Runtime(
         settings=settings,
         catalog=catalog,
@@ -95,6 +121,5 @@ def build(settings: Settings, catalog: Catalog | None = None) -> Runtime:
         locks=locks,
         tutor=tutor,
         worker=worker,
-        telegram=telegram,
-        senders=senders,
+        channels=channels,
     )

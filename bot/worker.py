@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from bot.locks import LearnerLocks, LockTimeout
-from bot.service import Outgoing, RetryAfter, Sender, Unreachable, utcnow
+from bot.service import Held, Outgoing, RetryAfter, Sender, Unreachable, utcnow
 from bot.store import Database
 
 log = logging.getLogger(__name__)
@@ -144,6 +144,12 @@ class OutboxWorker:
             except Unreachable as error:
                 await self._unreachable(message, str(error))
                 break
+            except Held as error:
+                async with self.database.unit_of_work() as uow:
+                    await uow.outbox.hold(message.id, str(error))
+                    await uow.commit()
+                log.info("outbox message %s held: %s", message.id, error)
+                continue
             except Exception as error:  # network, server, or a bug in rendering
                 await self._failed(message, attempts + 1, error)
                 break

@@ -31,7 +31,8 @@ POSTGRES_URL = os.environ.get("CAMTAY_TEST_POSTGRES_URL", "")
 REDIS_URL = os.environ.get("CAMTAY_TEST_REDIS_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TABLES = (
-    "outbox, events, lesson_progress, conversation_states, processed_updates, media_cache, learners"
+    "outbox, events, lesson_progress, conversation_states, processed_updates, media_cache, "
+    "link_codes, platform_tokens, learners"
 )
 
 

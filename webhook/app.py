@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from bot.locks import LockTimeout
 from bot.settings import Settings
 from bot.wiring import Runtime, build
-from webhook import chat, telegram
+from webhook import chat, telegram, zalo_bot, zalo_oa
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.runtime = current
         stop = asyncio.Event()
         worker = None
-        if current.settings.embedded_worker and current.senders:
+        if current.settings.embedded_worker and current.channels:
             worker = asyncio.create_task(current.worker.run(stop), name="outbox-worker")
         try:
             yield
@@ -62,4 +62,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app.include_router(chat.router)
     app.include_router(telegram.router)
+    app.include_router(zalo_bot.router)
+    app.include_router(zalo_oa.router)
     return app

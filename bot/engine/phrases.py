@@ -134,8 +134,10 @@ TAP_A_BUTTON = _t(
     "Please tap a button below, or type its number (for example: 1).",
 )
 HELP = _t(
-    "Bạn có thể gõ:\n/menu — các chủ đề\n/lang — đổi ngôn ngữ\n/start — bắt đầu lại",
-    "You can type:\n/menu — the topics\n/lang — change language\n/start — start again",
+    "Bạn có thể gõ:\n/menu — các chủ đề\n/lang — đổi ngôn ngữ\n/start — bắt đầu lại\n"
+    "/link — học tiếp trên ứng dụng khác",
+    "You can type:\n/menu — the topics\n/lang — change language\n/start — start again\n"
+    "/link — carry on in another app",
 )
 LESSON_NOT_FOUND = _t(
     "Mình không tìm thấy bài đó. Đây là các chủ đề:",
@@ -145,3 +147,21 @@ DONE_MARK = "✅"
 BOOKMARK_MARK = "▶️"
 NEW_MARK = "📘"
 DRILL_VERDICTS = {"scam": SCAM, "safe": SAFE, "unsure": UNSURE}
+LINK_CODE = _t(
+    "🔗 Mã liên kết của bạn: {code}\nTrên ứng dụng kia (Zalo, Telegram hoặc web), gõ:\n"
+    "/link {code}\nMã dùng được {minutes} phút, một lần.",
+    "🔗 Your link code: {code}\nOn your other app (Zalo, Telegram or the web), type:\n"
+    "/link {code}\nThe code works once, for {minutes} minutes.",
+)
+LINK_BAD_CODE = _t(
+    "Mã này không đúng hoặc đã hết hạn. Bạn gõ /link trên ứng dụng kia để lấy mã mới nhé.",
+    "That code is wrong or has expired. Type /link on your other app to get a new one.",
+)
+LINK_SAME = _t(
+    "Hai ứng dụng này đã dùng chung tiến độ rồi. 👍",
+    "These two apps already share your progress. 👍",
+)
+LINK_DONE = _t(
+    "✅ Đã liên kết! Bạn học tiếp ở đây, tiến độ được giữ nguyên.",
+    "✅ Linked! Carry on learning here; your progress comes with you.",
+)

@@ -21,6 +21,7 @@ from bot.store.repositories import (
     DedupRepository,
     EventRepository,
     LearnerRepository,
+    LinkRepository,
     MediaRepository,
     OutboxRepository,
     ProgressRepository,
@@ -62,6 +63,7 @@ class UnitOfWork:
         self.dedup = DedupRepository(session)
         self.outbox = OutboxRepository(session)
         self.media = MediaRepository(session)
+        self.links = LinkRepository(session)
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -81,6 +81,10 @@ class Learner(Base):
     last_active_at: Mapped[datetime] = _ts()
     unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """Set when the platform says the learner blocked the bot; nothing is sent until cleared."""
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("learners.id", ondelete="SET NULL"), index=True
+    )
+    """Another channel's account whose progress this one shares (linked with /link)."""
 
 
 class ConversationState(Base):
@@ -157,7 +161,8 @@ class OutboxMessage(Base):
     external_id: Mapped[str] = mapped_column(String(128))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(String(12), default="pending")
-    """pending | sent | failed (gave up) | cancelled (the learner blocked the bot)"""
+    """pending | sent | failed (gave up) | cancelled (the learner blocked the bot) | held (the
+    platform's rules forbid sending it now, e.g. outside Zalo OA's window)"""
     priority: Mapped[int] = mapped_column(Integer, default=REPLY_PRIORITY)
     """Lower goes first: replies to a learner before bulk messages."""
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -165,6 +170,16 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = _ts()
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LinkCode(Base):
+    """A one-time code that links a second channel's account to a learner's progress."""
+
+    __tablename__ = "link_codes"
+
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = _ts()
 
 
 class MediaCache(Base):
@@ -176,3 +191,21 @@ class MediaCache(Base):
     path: Mapped[str] = mapped_column(String(200), primary_key=True)
     file_id: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = _ts()
+
+
+class PlatformToken(Base):
+    """A platform's token pair or usage counter that every process shares, by name."""
+
+    # Zalo OA's refresh token is single-use, so the current one lives here, not in settings;
+    # so does the OA's proactive-message counter of each month ("zalo_oa:proactive:2026-01").
+
+    __tablename__ = "platform_tokens"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    access_token: Mapped[str | None] = mapped_column(String(1000))
+    refresh_token: Mapped[str] = mapped_column(String(1000))
+    """Empty on counter rows."""
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    counter: Mapped[int] = mapped_column(Integer, default=0)
+    """Uses so far, on counter rows; 0 on token rows."""
+    updated_at: Mapped[datetime] = _ts()

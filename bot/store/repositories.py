@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,13 +18,14 @@ from bot.store.models import (
     EventRecord,
     Learner,
     LessonProgress,
+    LinkCode,
     MediaCache,
     OutboxMessage,
     ProcessedUpdate,
 )
 
 
-def _insert(session: AsyncSession, table: Any) -> Any:
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT DO NOTHING."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
@@ -46,7 +48,7 @@ class LearnerRepository:
         if learner is not None:
             return learner, False
         statement = (
-            _insert(self.session, Learner)
+            dialect_insert(self.session, Learner)
             .values(
                 channel=channel,
                 external_id=external_id,
@@ -64,6 +66,14 @@ class LearnerRepository:
     async def count(self) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(Learner)) or 0)
 
+    async def link(self, account: Learner, person_id: int) -> None:
+        """Make `account` (and any account linked to it) share `person_id`'s progress."""
+        await self.session.execute(
+            update(Learner).where(Learner.person_id == account.id).values(person_id=person_id)
+        )
+        account.person_id = person_id
+        await self.session.flush()
+
     async def set_unreachable(self, channel: str, external_id: str, at: datetime | None) -> None:
         """Record that the learner blocked the bot (a time) or came back (None)."""
         await self.session.execute(
@@ -79,7 +89,8 @@ class StateRepository:
         self._rows: dict[int, ConversationState] = {}
 
     async def load(self, learner_id: int) -> dict[str, Any] | None:
-        row = await self.session.get(ConversationState, learner_id)
+        # FOR UPDATE (PostgreSQL): two linked accounts of one person change one state in turn.
+        row = await self.session.get(ConversationState, learner_id, with_for_update=True)
         if row is not None:
             self._rows[learner_id] = row  # save() updates this row without reading it again
         return None if row is None else dict(row.state)
@@ -175,7 +186,7 @@ class DedupRepository:
     async def claim(self, channel: str, update_id: str, now: datetime) -> bool:
         """Record the update as processed; False when it already was (a redelivery)."""
         statement = (
-            _insert(self.session, ProcessedUpdate)
+            dialect_insert(self.session, ProcessedUpdate)
             .values(channel=channel, update_id=update_id, processed_at=now)
             .on_conflict_do_nothing(index_elements=["channel", "update_id"])
         )
@@ -276,6 +287,13 @@ class OutboxRepository:
             .values(next_attempt_at=at, last_error=error[:500], attempts=OutboxMessage.attempts + 1)
         )
 
+    async def hold(self, message_id: int, reason: str) -> None:
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(status="held", last_error=reason[:500])
+        )
+
     async def cancel_pending(self, learner_id: int, reason: str) -> int:
         result = await self.session.execute(
             update(OutboxMessage)
@@ -303,8 +321,36 @@ class MediaRepository:
 
     async def put(self, channel: str, path: str, file_id: str, now: datetime) -> None:
         statement = (
-            _insert(self.session, MediaCache)
+            dialect_insert(self.session, MediaCache)
             .values(channel=channel, path=path, file_id=file_id, created_at=now)
             .on_conflict_do_nothing(index_elements=["channel", "path"])
         )
         await self.session.execute(statement)
+
+
+class LinkRepository:
+    """One-time codes that link a second channel's account to a learner's progress."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def issue(self, learner_id: int, now: datetime, lifetime: timedelta) -> str:
+        """A fresh 6-digit code for `learner_id`; earlier codes of theirs stop working."""
+        stale = (LinkCode.learner_id == learner_id) | (LinkCode.expires_at < now)
+        await self.session.execute(delete(LinkCode).where(stale))
+        while True:
+            code = f"{secrets.randbelow(1_000_000):06d}"
+            if await self.session.get(LinkCode, code) is None:
+                break
+        self.session.add(LinkCode(code=code, learner_id=learner_id, expires_at=now + lifetime))
+        await self.session.flush()
+        return code
+
+    async def redeem(self, code: str, now: datetime) -> int | None:
+        """The learner a valid code belongs to; the code is used up either way."""
+        row = await self.session.get(LinkCode, code)
+        if row is None:
+            return None
+        await self.session.delete(row)
+        await self.session.flush()
+        return row.learner_id if row.expires_at > now else None

@@ -251,6 +251,8 @@ async def test_403_marks_the_learner_unreachable_and_stops_sending(tg: Harness) 
 
 
 async def test_429_pauses_the_whole_bot_for_retry_after(tg: Harness) -> None:
+    # One learner at a time: a send already in flight when the 429 arrives may still land.
+    tg.runtime.worker.concurrency = 1
     tg.fake.fail("sendMessage", status=429, retry_after=1)
     await tg.post(updates.text_message(tg.update_id(), CHAT, "/start"))
     await tg.post(updates.text_message(tg.update_id(), CHAT + 1, "/start"))
