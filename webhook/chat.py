@@ -14,6 +14,7 @@ from bot.channels import web
 from bot.content import ASSETS_DIR
 from bot.service import Collector, Inbound, Outgoing
 from bot.wiring import Runtime
+from webhook.bodies import read_body
 
 router = APIRouter(prefix="/chat", tags=["web chat"])
 
@@ -55,9 +56,7 @@ async def page(request: Request, visitor: ChatCookie = None) -> HTMLResponse:
 @router.post("/api/send")
 async def send(request: Request, response: Response, visitor: ChatCookie = None) -> dict[str, Any]:
     """Apply one input from the page; answer with the replies it produced."""
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise HTTPException(413, TOO_LONG)
+    body = await read_body(request, MAX_BODY, TOO_LONG)
     try:
         message = web.WebInput.model_validate_json(body)
     except ValidationError as error:

@@ -12,12 +12,11 @@ from fastapi import APIRouter, Header, HTTPException, Request
 from pydantic import ValidationError
 
 from bot.wiring import Runtime
+from webhook.bodies import WEBHOOK_LIMIT, read_body
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["telegram"])
-
-MAX_BODY = 1024 * 1024
 
 
 @router.post("/webhook/telegram")
@@ -36,12 +35,7 @@ async def telegram_webhook(
         or not secrets.compare_digest(secret.encode(), expected.get_secret_value().encode())
     ):
         raise HTTPException(401, "wrong or missing secret token")
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_BODY:
-        raise HTTPException(413, "update too large")
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise HTTPException(413, "update too large")
+    body = await read_body(request, WEBHOOK_LIMIT, "update too large")
     try:
         data = json.loads(body)
         update = Update.model_validate(data, context={"bot": runtime.telegram.channel.bot})

@@ -11,12 +11,11 @@ from fastapi import APIRouter, Header, HTTPException, Request
 
 from bot.channels.zalo_bot import CHANNEL, ZaloBot, parse_event
 from bot.wiring import Runtime
+from webhook.bodies import WEBHOOK_LIMIT, read_body
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["zalo bot"])
-
-MAX_BODY = 1024 * 1024
 
 
 @router.post("/webhook/zalo-bot")
@@ -35,12 +34,7 @@ async def zalo_bot_webhook(
         or not secrets.compare_digest(secret.encode(), expected.get_secret_value().encode())
     ):
         raise HTTPException(401, "wrong or missing secret token")
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_BODY:
-        raise HTTPException(413, "event too large")
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise HTTPException(413, "event too large")
+    body = await read_body(request, WEBHOOK_LIMIT, "event too large")
     try:
         event = parse_event(json.loads(body))
     except ValueError as error:  # JSON, UTF-8 and pydantic's errors are all ValueErrors

@@ -13,12 +13,12 @@ from fastapi import APIRouter, Header, HTTPException, Request
 
 from bot.channels.zalo_oa import Malformed, ZaloOA
 from bot.wiring import Runtime
+from webhook.bodies import WEBHOOK_LIMIT, read_body
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["zalo_oa"])
 
-MAX_BODY = 1024 * 1024
 MAX_AGE_MS = 10 * 60 * 1000
 """An event signed longer ago than this (or as far in the future) is refused as a replay."""
 
@@ -50,12 +50,7 @@ async def zalo_oa_webhook(
     secret_key = settings.zalo_oa_secret_key
     if secret_key is None or not mac:
         raise HTTPException(401, "wrong or missing signature")
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_BODY:
-        raise HTTPException(413, "event too large")
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise HTTPException(413, "event too large")
+    body = await read_body(request, WEBHOOK_LIMIT, "event too large")
     try:
         event = json.loads(body)
     except ValueError:

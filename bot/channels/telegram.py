@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +27,8 @@ from aiogram.types import (
     Message,
     Update,
 )
-from aiolimiter import AsyncLimiter
 
+from bot.channels.pacing import Pacer
 from bot.engine import (
     Choice,
     ChoicesReply,
@@ -286,19 +285,7 @@ class TelegramSender:
         self.bot = bot
         self.database = database
         self.assets = assets
-        # aiolimiter's leaky bucket: `burst` messages at once, then `per_chat` a second. The bot's
-        # bucket holds one, so even after a quiet spell no second carries more than `per_bot`.
-        self._bot_limit = AsyncLimiter(1, 1 / per_bot)
-        self._per_chat = (burst, burst / per_chat)
-        self._chat_limits: OrderedDict[int, AsyncLimiter] = OrderedDict()
-        self._chats_remembered = chats_remembered
-
-    def _chat_limit(self, chat_id: int) -> AsyncLimiter:
-        limiter = self._chat_limits.pop(chat_id, None) or AsyncLimiter(*self._per_chat)
-        self._chat_limits[chat_id] = limiter
-        while len(self._chat_limits) > self._chats_remembered:
-            self._chat_limits.popitem(last=False)
-        return limiter
+        self._pace = Pacer(per_bot, per_chat, burst, chats_remembered)
 
     async def send(self, message: Outgoing) -> None:
         chat_id = int(message.external_id)
@@ -315,10 +302,6 @@ class TelegramSender:
         except TelegramAPIError as error:
             raise TemporaryFailure(str(error)) from error
 
-    async def _call(self, chat_id: int) -> None:
-        await self._chat_limit(chat_id).acquire()
-        await self._bot_limit.acquire()
-
     async def _send(self, chat_id: int, message: Outgoing) -> None:
         reply = message.reply
         if isinstance(reply, PictureReply):
@@ -328,7 +311,7 @@ class TelegramSender:
         parts = split_text(reply.text)
         markup = keyboard(reply) if isinstance(reply, ChoicesReply) else None
         for number, part in enumerate(parts, 1):
-            await self._call(chat_id)
+            await self._pace.wait(chat_id)
             await self.bot.send_message(
                 chat_id, part, reply_markup=markup if number == len(parts) else None
             )
@@ -336,7 +319,7 @@ class TelegramSender:
     async def _photo(self, chat_id: int, reply: PictureReply) -> None:
         async with self.database.unit_of_work() as uow:
             file_id = await uow.media.get(CHANNEL, reply.path)
-        await self._call(chat_id)
+        await self._pace.wait(chat_id)
         if file_id is not None:
             await self.bot.send_photo(chat_id, file_id, caption=reply.caption)
             return

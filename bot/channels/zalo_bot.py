@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -12,9 +11,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import quote
 
 import httpx
-from aiolimiter import AsyncLimiter
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from bot.channels.pacing import Pacer
 from bot.channels.telegram import split_text
 from bot.engine import ChoicesReply, Input, PictureReply, TextInput, TextReply, Unsupported
 from bot.service import (
@@ -344,22 +343,8 @@ class ZaloBotSender:
         self.client = client
         self.public_url = public_url
         # Zalo publishes no limits; Telegram's (the model for this API) are a cautious guess.
-        self._bot_limit = AsyncLimiter(1, 1 / per_bot)
-        self._per_chat = (burst, burst / per_chat)
-        self._chat_limits: OrderedDict[str, AsyncLimiter] = OrderedDict()
-        self._chats_remembered = chats_remembered
+        self._pace = Pacer(per_bot, per_chat, burst, chats_remembered)
         self._warned_no_url = False
-
-    def _chat_limit(self, chat_id: str) -> AsyncLimiter:
-        limiter = self._chat_limits.pop(chat_id, None) or AsyncLimiter(*self._per_chat)
-        self._chat_limits[chat_id] = limiter
-        while len(self._chat_limits) > self._chats_remembered:
-            self._chat_limits.popitem(last=False)
-        return limiter
-
-    async def _pace(self, chat_id: str) -> None:
-        await self._chat_limit(chat_id).acquire()
-        await self._bot_limit.acquire()
 
     async def send(self, message: Outgoing) -> None:
         try:
@@ -379,7 +364,7 @@ class ZaloBotSender:
     async def _text(self, chat_id: str, text: str) -> None:
         for part in split_text(text, MAX_TEXT):
             if part.strip():  # the API refuses empty text
-                await self._pace(chat_id)
+                await self._pace.wait(chat_id)
                 await self.client.send_message(chat_id, part)
 
     async def _picture(self, chat_id: str, reply: PictureReply) -> None:
@@ -391,7 +376,7 @@ class ZaloBotSender:
             return
         caption = reply.caption or None
         long_caption = caption is not None and len(caption) > MAX_TEXT
-        await self._pace(chat_id)
+        await self._pace.wait(chat_id)
         await self.client.send_photo(
             chat_id, asset_url(self.public_url, reply.path), None if long_caption else caption
         )
