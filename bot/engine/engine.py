@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from bot.engine import phrases as p
@@ -54,6 +55,18 @@ MAX_TEXT = 4000
 """Longer text is not a command or an answer; it is answered with the current prompt."""
 
 PHASES: tuple[CheckPhase, ...] = ("pre", "post")
+
+
+def answer_order(unit_id: str, step: QuizStep) -> list[int]:
+    """The order a quiz's options are shown in: fixed for everyone, but not the file's order.
+
+    Writers tend to put the right answer first; a learner must not be able to learn that.
+    """
+
+    def rank(index: int) -> bytes:
+        return hashlib.blake2b(f"{unit_id}/{step.id}/{index}".encode(), digest_size=8).digest()
+
+    return sorted(range(len(step.options)), key=rank)
 
 
 @dataclass(frozen=True)
@@ -508,7 +521,7 @@ class Engine:
         if state.screen == "module":
             return self._module_options(turn)
         if state.screen == "lesson" and state.position is not None:
-            _, step = self._current(turn)
+            unit, step = self._current(turn)
             if isinstance(step, SayStep):
                 return [self._option(turn, "next", p.NEXT(loc))]
             if isinstance(step, ShowStep):
@@ -519,8 +532,8 @@ class Engine:
                 ]
             if isinstance(step, QuizStep):
                 return [
-                    self._option(turn, f"answer:{index}", option.text(loc))
-                    for index, option in enumerate(step.options)
+                    self._option(turn, f"answer:{index}", step.options[index].text(loc))
+                    for index in answer_order(unit.id, step)
                 ]
             return [
                 self._option(turn, f"verdict:{verdict}", label(loc))

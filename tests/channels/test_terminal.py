@@ -55,7 +55,7 @@ def test_a_whole_lesson_in_the_terminal(env: dict[str, str]) -> None:
 
 def test_progress_persists_between_runs(env: dict[str, str]) -> None:
     chat(env, ["1", "2", "1"], "--lang", "en")  # stops half-way through Lesson one
-    out = chat(env, ["1", "1", "2"])  # carry on, done, "The bank"
+    out = chat(env, ["1", "1", "the bank"])  # carry on, done, a wrong answer
     assert "Welcome back! 👋" in out
     assert "You are part-way through «Lesson one» (step 2 of 4)." in out
     assert "❌ Not quite. Banks never ask." in out

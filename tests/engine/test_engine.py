@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.engine import (
+    Catalog,
     Choice,
     ChoicesReply,
     Done,
@@ -16,6 +17,8 @@ from bot.engine import (
     TextInput,
     TextReply,
 )
+from bot.engine.engine import answer_order
+from bot.engine.lesson import QuizStep
 
 
 def buttons(outcome: Outcome) -> ChoicesReply:
@@ -190,3 +193,28 @@ def test_step_never_changes_the_state_it_was_given(engine: Engine) -> None:
     assert outcome.state.checks
     assert outcome.state.completed
     assert outcome.state.recommended
+
+
+def test_quiz_options_are_shown_in_a_fixed_order_that_hides_the_file_order(
+    real_catalog: Catalog,
+) -> None:
+    """Writers often put the right answer first; the order shown must not give that away."""
+    shown_first = 0
+    quizzes = 0
+    for lesson in real_catalog.ordered():
+        for step in lesson.steps:
+            if isinstance(step, QuizStep):
+                order = answer_order(lesson.id, step)
+                assert sorted(order) == list(range(len(step.options)))
+                assert order == answer_order(lesson.id, step)  # the same for every learner
+                quizzes += 1
+                shown_first += step.options[order[0]].correct
+    assert shown_first < quizzes * 0.6
+
+
+def test_a_shown_answer_key_still_names_the_option_in_the_file(engine: Engine) -> None:
+    outcome = engine.step(None, Start(payload="lesson_second"))
+    outcome = press(engine, outcome, "Tiếp tục")
+    outcome = press(engine, outcome, "Hai")
+    (answered,) = [event for event in outcome.events if event.type == "quiz.answered"]
+    assert answered.data == {"option": 0, "correct": True}

@@ -171,3 +171,23 @@ async def test_regression_two_visitors_may_use_the_same_message_id(
         transport=client._transport, base_url="http://camtay.test"
     ) as other:
         assert (await other.post("/chat/api/send", json=body)).json()["messages"]
+
+
+async def test_a_chunked_body_over_the_limit_is_refused_before_it_is_all_read(
+    client: httpx.AsyncClient,
+) -> None:
+    """Without a Content-Length the limit must still hold, counted while streaming."""
+    sent = 0
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal sent
+        yield b'{"id": "abcdefgh1", "kind": "text", "text": "'
+        for _ in range(1000):
+            sent += 1
+            yield b"a" * 1024
+
+    response = await client.post(
+        "/chat/api/send", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert sent < 100, f"read {sent} KB before refusing"
