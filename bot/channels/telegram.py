@@ -29,6 +29,7 @@ from aiogram.types import (
 )
 
 from bot.channels.pacing import Pacer
+from bot.channels.text import split_text
 from bot.engine import (
     Choice,
     ChoicesReply,
@@ -247,17 +248,6 @@ class TelegramChannel:
 # --- replies out ----------------------------------------------------------------------------
 
 
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Split at paragraph breaks, then line breaks, then spaces; never over `limit`."""
-    if len(text) <= limit:
-        return [text]
-    for separator in ("\n\n", "\n", " "):
-        cut = text.rfind(separator, 0, limit + 1)
-        if cut > 0:
-            return [text[:cut], *split_text(text[cut + len(separator) :], limit)]
-    return [text[:limit], *split_text(text[limit:], limit)]
-
-
 def keyboard(reply: ChoicesReply) -> InlineKeyboardMarkup:
     """One big button per row: easier to hit for shaky hands than a grid."""
     rows = []
@@ -308,7 +298,7 @@ class TelegramSender:
             await self._photo(chat_id, reply)
             return
         assert isinstance(reply, TextReply | ChoicesReply)  # noqa: S101 -- the union's rest
-        parts = split_text(reply.text)
+        parts = split_text(reply.text, MAX_TEXT)
         markup = keyboard(reply) if isinstance(reply, ChoicesReply) else None
         for number, part in enumerate(parts, 1):
             await self._pace.wait(chat_id)

@@ -14,7 +14,7 @@ import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from bot.channels.pacing import Pacer
-from bot.channels.telegram import split_text
+from bot.channels.text import split_text
 from bot.engine import ChoicesReply, Input, PictureReply, TextInput, TextReply, Unsupported
 from bot.service import (
     DeliveryError,

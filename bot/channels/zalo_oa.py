@@ -15,6 +15,7 @@ import httpx
 from aiolimiter import AsyncLimiter
 from sqlalchemy import func, select
 
+from bot.channels.text import split_text
 from bot.content import ASSETS_DIR
 from bot.engine import (
     Choice,
@@ -408,17 +409,6 @@ class ZaloOAChannel:
 # --- replies out ----------------------------------------------------------------------------
 
 
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Split at paragraph breaks, then line breaks, then spaces; never over `limit`."""
-    if len(text) <= limit:
-        return [text]
-    for separator in ("\n\n", "\n", " "):
-        cut = text.rfind(separator, 0, limit + 1)
-        if cut > 0:
-            return [text[:cut], *split_text(text[cut + len(separator) :], limit)]
-    return [text[:limit], *split_text(text[limit:], limit)]
-
-
 def buttons(reply: ChoicesReply, text: str) -> dict[str, Any]:
     """A text with one `oa.query.hide` button per option."""
     rendered = []
@@ -571,7 +561,7 @@ class ZaloOASender:
             await self._picture(user_id, reply)
             return
         assert isinstance(reply, TextReply | ChoicesReply)  # noqa: S101 -- the union's rest
-        parts = split_text(reply.text)
+        parts = split_text(reply.text, MAX_TEXT)
         for number, part in enumerate(parts, 1):
             last = number == len(parts)
             body = buttons(reply, part) if last and isinstance(reply, ChoicesReply) else None
@@ -593,7 +583,7 @@ class ZaloOASender:
         caption = reply.caption or None
         if caption is not None and len(caption) > MAX_TEXT:
             await self._post(user_id, image(attachment_id))
-            for part in split_text(caption):
+            for part in split_text(caption, MAX_TEXT):
                 await self._post(user_id, {"text": part})
             return
         await self._post(user_id, image(attachment_id, caption))

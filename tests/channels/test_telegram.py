@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.channels.telegram import split_text
+from bot.channels.text import split_text
 from bot.settings import Settings
 from bot.store.models import OutboxMessage
 from bot.wiring import Runtime, build, migrate_if_embedded

@@ -11,11 +11,11 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.server import ApiError, FakeServer, Hang
 from tests.fakes.updates import BOT_FIRST_NAME, BOT_USERNAME, file_ids
 
 # Values aiogram sends verbatim from user text: never JSON-decode them, or a lesson text like
@@ -67,18 +67,6 @@ class _Failure:
     retry_after: int | None
 
 
-@dataclass(frozen=True)
-class _Hang:
-    seconds: float
-
-
-class _ApiError(Exception):
-    def __init__(self, status: int, description: str) -> None:
-        super().__init__(description)
-        self.status = status
-        self.description = description
-
-
 def _truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() in {"true", "1"})
 
@@ -107,7 +95,7 @@ def _chat(chat_id: int) -> dict[str, Any]:
     return {"id": chat_id, "title": "Lớp tin học", "type": kind}
 
 
-class FakeTelegram:
+class FakeTelegram(FakeServer):
     """An aiohttp server speaking the Bot API on 127.0.0.1, recording every call."""
 
     def __init__(
@@ -117,6 +105,7 @@ class FakeTelegram:
         username: str = BOT_USERNAME,
         first_name: str = BOT_FIRST_NAME,
     ) -> None:
+        super().__init__()
         self.token = token
         bot_id = token.split(":", 1)[0]
         self.bot_user: dict[str, Any] = {
@@ -133,50 +122,20 @@ class FakeTelegram:
         self.webhook: dict[str, Any] = {}
         self.downloads: dict[str, bytes] = {}
         self._updates: deque[dict[str, Any]] = deque()
-        self._scripts: dict[str, deque[_Failure | _Hang]] = defaultdict(deque)
+        self._scripts: dict[str, deque[_Failure | Hang]] = defaultdict(deque)
         self._responders: dict[str, Responder] = {}
         self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
         self._file_seq = itertools.count(1)
         self._called = asyncio.Event()
         self._update_queued = asyncio.Event()
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
-    async def start(self) -> None:
-        """Listen on a free port of 127.0.0.1 and set base_url."""
-        self._closing.clear()
-        app = web.Application(client_max_size=64 * 1024**2)
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
-        # A short shutdown grace: stop() already wakes hung handlers, so nothing should linger.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
 
-    async def stop(self) -> None:
-        """Wake hung and long-polling handlers, then shut the server down."""
-        self._closing.set()
+    def wake(self) -> None:
         self._update_queued.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeTelegram:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # -- scripting -------------------------------------------------------------------------
 
@@ -203,7 +162,7 @@ class FakeTelegram:
 
     def hang(self, method: str, seconds: float) -> None:
         """Make the next call of method wait this long before answering normally."""
-        self._scripts[method.lower()].append(_Hang(seconds))
+        self._scripts[method.lower()].append(Hang(seconds))
 
     def respond(self, method: str, result: Result | Responder) -> None:
         """Answer every later call of method with result, or with result(call) if callable."""
@@ -307,11 +266,11 @@ class FakeTelegram:
         if isinstance(script, _Failure):
             body = _error_body(script.status, script.description, script.retry_after)
             return web.json_response(body, status=script.status)
-        if isinstance(script, _Hang):
+        if isinstance(script, Hang):
             await self._sleep(script.seconds)
         try:
             call.result = await self._result(method, call)
-        except _ApiError as error:
+        except ApiError as error:
             call.error_code = error.status
             body = _error_body(error.status, error.description)
             return web.json_response(body, status=error.status)
@@ -366,7 +325,7 @@ class FakeTelegram:
     def _chat_id(self, call: Call) -> int:
         value = call.params.get("chat_id")
         if value is None:
-            raise _ApiError(400, "Bad Request: chat_id is empty")
+            raise ApiError(400, "Bad Request: chat_id is empty")
         try:
             return int(value)
         except ValueError:
@@ -464,7 +423,7 @@ class FakeTelegram:
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         if self.webhook.get("url"):
-            raise _ApiError(
+            raise ApiError(
                 409,
                 "Conflict: can't use getUpdates method while webhook is active; "
                 "use deleteWebhook to delete the webhook first",
@@ -504,7 +463,7 @@ class FakeTelegram:
 
     def _file(self, file_id: str) -> dict[str, Any]:
         if file_id not in self.downloads:
-            raise _ApiError(400, "Bad Request: invalid file_id")
+            raise ApiError(400, "Bad Request: invalid file_id")
         return {
             "file_id": file_id,
             "file_unique_id": f"AQAD{sum(map(ord, file_id)):08d}",

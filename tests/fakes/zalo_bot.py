@@ -15,10 +15,11 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.server import ApiError, FakeServer, Hang
 
 BOT_ID = "4213370001"
 Payload = dict[str, Any]
@@ -54,18 +55,6 @@ class _Failure:
     error_code: int
     description: str
     retry_after: int | None
-
-
-@dataclass(frozen=True)
-class _Hang:
-    seconds: float
-
-
-class _ApiError(Exception):
-    def __init__(self, status: int, description: str) -> None:
-        super().__init__(description)
-        self.status = status
-        self.description = description
 
 
 def _error_body(code: int, description: str, retry_after: int | None = None) -> Payload:
@@ -124,10 +113,11 @@ def image_event(chat_id: str, **options: Any) -> Payload:
 # --- the server -------------------------------------------------------------------------------
 
 
-class FakeZaloBot:
+class FakeZaloBot(FakeServer):
     """An aiohttp server speaking the Zalo Bot API on 127.0.0.1, recording every call."""
 
     def __init__(self, token: str = f"{BOT_ID}:fake-secret") -> None:
+        super().__init__()
         self.token = token
         self.bot_info: Payload = {
             "id": token.split(":", 1)[0],
@@ -140,46 +130,17 @@ class FakeZaloBot:
         self.long_poll_cap = 1.0
         """getUpdates waits at most this long, so a polling test never stalls."""
         self._events: deque[Payload] = deque()
-        self._scripts: dict[str, deque[_Failure | _Hang]] = defaultdict(deque)
+        self._scripts: dict[str, deque[_Failure | Hang]] = defaultdict(deque)
         self._responders: dict[str, Responder] = {}
         self._called = asyncio.Event()
         self._event_queued = asyncio.Event()
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
-    async def start(self) -> None:
-        """Listen on a free port of 127.0.0.1 and set base_url."""
-        self._closing.clear()
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
 
-    async def stop(self) -> None:
-        """Wake hung and long-polling handlers, then shut down."""
-        self._closing.set()
+    def wake(self) -> None:
         self._event_queued.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeZaloBot:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # -- scripting ---------------------------------------------------------------------------
 
@@ -206,7 +167,7 @@ class FakeZaloBot:
 
     def hang(self, method: str, seconds: float) -> None:
         """Make the next call of method wait this long before answering normally."""
-        self._scripts[method.lower()].append(_Hang(seconds))
+        self._scripts[method.lower()].append(Hang(seconds))
 
     def respond(self, method: str, result: Any) -> None:
         """Answer every later call of method with result, or result(call) when callable."""
@@ -270,11 +231,11 @@ class FakeZaloBot:
         if isinstance(script, _Failure):
             body = _error_body(script.error_code, script.description, script.retry_after)
             return web.json_response(body, status=script.status)
-        if isinstance(script, _Hang):
+        if isinstance(script, Hang):
             await self._sleep(script.seconds)
         try:
             call.result = await self._result(method, call)
-        except _ApiError as error:
+        except ApiError as error:
             call.error_code = error.status
             return web.json_response(
                 _error_body(error.status, error.description), status=error.status
@@ -297,12 +258,12 @@ class FakeZaloBot:
         if method == "sendmessage":
             text = params.get("text")
             if not isinstance(text, str) or not 1 <= len(text) <= 2000:
-                raise _ApiError(400, "Bad Request: text must be 1-2000 characters")
+                raise ApiError(400, "Bad Request: text must be 1-2000 characters")
             return self._sent(call)
         if method == "sendphoto":
             photo = params.get("photo")
             if not isinstance(photo, str) or not photo.startswith(("http://", "https://")):
-                raise _ApiError(400, "Bad Request: photo must be a URL")
+                raise ApiError(400, "Bad Request: photo must be a URL")
             return self._sent(call)
         if method == "sendchataction":
             self._chat_id(call)
@@ -312,9 +273,9 @@ class FakeZaloBot:
         if method == "setwebhook":
             url, secret = params.get("url"), params.get("secret_token")
             if not isinstance(url, str) or not url.startswith("https://"):
-                raise _ApiError(400, "Bad Request: url must be a public https:// address")
+                raise ApiError(400, "Bad Request: url must be a public https:// address")
             if not isinstance(secret, str) or not 8 <= len(secret) <= 256:
-                raise _ApiError(400, "Bad Request: secret_token must be 8-256 characters")
+                raise ApiError(400, "Bad Request: secret_token must be 8-256 characters")
             self.webhook = {"url": url, "secret_token": secret, "updated_at": _now_ms()}
             return {"url": url, "updated_at": self.webhook["updated_at"]}
         if method == "deletewebhook":
@@ -325,12 +286,12 @@ class FakeZaloBot:
                 "url": self.webhook.get("url", ""),
                 "updated_at": self.webhook.get("updated_at"),
             }
-        raise _ApiError(404, f"Not Found: method {call.method}")
+        raise ApiError(404, f"Not Found: method {call.method}")
 
     def _chat_id(self, call: Call) -> str:
         value = call.params.get("chat_id")
         if not value:
-            raise _ApiError(400, "Bad Request: chat_id is required")
+            raise ApiError(400, "Bad Request: chat_id is required")
         return str(value)
 
     def _sent(self, call: Call) -> Payload:
@@ -339,14 +300,14 @@ class FakeZaloBot:
 
     async def _get_updates(self, params: dict[str, Any]) -> Payload:
         if self.webhook.get("url"):
-            raise _ApiError(400, "Bad Request: webhook is set; delete it before polling")
+            raise ApiError(400, "Bad Request: webhook is set; delete it before polling")
         wait = min(float(params.get("timeout", 30)), self.long_poll_cap)
         deadline = asyncio.get_running_loop().time() + wait
         while not self._events:
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0 or self._closing.is_set():
                 # An empty long poll ends this way on Zalo (an ok:false 408, not an empty result).
-                raise _ApiError(408, "Request timeout")
+                raise ApiError(408, "Request timeout")
             self._event_queued.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._event_queued.wait(), remaining)

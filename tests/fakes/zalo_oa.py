@@ -8,10 +8,11 @@ import itertools
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.server import FakeServer, Hang
 
 MESSAGE = "message"
 UPLOAD = "upload"
@@ -66,12 +67,7 @@ class _Failure:
     retry_after: float | None = None
 
 
-@dataclass(frozen=True)
-class _Hang:
-    seconds: float
-
-
-class FakeZaloOA:
+class FakeZaloOA(FakeServer):
     """Speaks OA message/cs, upload/image and the v4 OAuth refresh; records every call."""
 
     # Refresh tokens are single-use, as on Zalo: a reused one is refused, so a double refresh
@@ -80,6 +76,7 @@ class FakeZaloOA:
     def __init__(
         self, *, app_id: str, app_secret: str, refresh_token: str, expires_in: int = 90000
     ) -> None:
+        super().__init__()
         self.app_id = app_id
         self.app_secret = app_secret
         self.expires_in = expires_in
@@ -89,41 +86,15 @@ class FakeZaloOA:
         self.access_tokens: set[str] = set()
         self.latest_refresh_token = refresh_token
         self.attachments: dict[str, bytes] = {}
-        self._scripts: dict[str, deque[_Failure | _Hang]] = defaultdict(deque)
+        self._scripts: dict[str, deque[_Failure | Hang]] = defaultdict(deque)
         self._seq = itertools.count(1)
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
-    async def start(self) -> None:
-        self._closing.clear()
-        app = web.Application(client_max_size=8 * 1024**2)
+    def application(self) -> web.Application:
+        return web.Application(client_max_size=8 * 1024**2)
+
+    def routes(self, app: web.Application) -> None:
         for path in ENDPOINTS:
             app.router.add_post(path, self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
-
-    async def stop(self) -> None:
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeZaloOA:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # -- scripting -------------------------------------------------------------------------
 
@@ -145,7 +116,7 @@ class FakeZaloOA:
 
     def hang(self, endpoint: str, seconds: float) -> None:
         """Make the next call of endpoint wait this long before answering normally."""
-        self._scripts[endpoint].append(_Hang(seconds))
+        self._scripts[endpoint].append(Hang(seconds))
 
     def expire_access_tokens(self) -> None:
         """Every access token issued so far now answers -216, as after an expiry."""
@@ -179,7 +150,7 @@ class FakeZaloOA:
         endpoint = ENDPOINTS[request.path]
         call = await self._read(request, endpoint)
         script = self._scripts[endpoint].popleft() if self._scripts[endpoint] else None
-        if isinstance(script, _Hang):
+        if isinstance(script, Hang):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), script.seconds)
         if isinstance(script, _Failure):
