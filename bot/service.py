@@ -11,7 +11,7 @@ from typing import Protocol
 
 from pydantic import TypeAdapter
 
-from bot.engine import Engine, Input, Reply, Start, State, TextInput, TextReply
+from bot.engine import Engine, Event, Input, Reply, Start, State, TextInput, TextReply
 from bot.engine import phrases as p
 from bot.locks import LearnerLocks
 from bot.store.db import Database, UnitOfWork
@@ -59,6 +59,9 @@ class Outgoing:
 LINK_COMMAND = re.compile(r"/link(?:@\w+)?(?:\s+(\d{6}))?")
 LINK_MINUTES = 10
 LINK_CODE_LIFETIME = timedelta(minutes=LINK_MINUTES)
+LINK_TRIES_PER_ACCOUNT = 5
+LINK_TRIES_OVERALL = 200
+"""Wrong codes allowed within a code's lifetime; 200 guesses at 10^6 codes: 1 chance in 5,000."""
 
 
 @dataclass(frozen=True)
@@ -199,12 +202,23 @@ class Tutor:
             issued = await uow.links.issue(person, now, LINK_CODE_LIFETIME)
             text = p.LINK_CODE(locale).format(code=issued, minutes=LINK_MINUTES)
             return person, state, _LinkNote(text, resume=False)
+        # Six digits can be guessed: wrong codes are limited per account and for everyone.
+        window = now - LINK_CODE_LIFETIME
+        if (
+            await uow.events.count_since("link.failed", window, person) >= LINK_TRIES_PER_ACCOUNT
+            or await uow.events.count_since("link.failed", window) >= LINK_TRIES_OVERALL
+        ):
+            return person, state, _LinkNote(p.LINK_TOO_MANY(locale), resume=False)
         owner = await uow.links.redeem(code, now)
         if owner is None:
+            await uow.events.append(person, [Event(type="link.failed")], now)
             return person, state, _LinkNote(p.LINK_BAD_CODE(locale), resume=False)
         if owner == person:
             return person, state, _LinkNote(p.LINK_SAME(locale), resume=True)
         await uow.learners.link(account, owner)
+        await uow.events.append(
+            owner, [Event(type="account.linked", data={"channel": account.channel})], now
+        )
         raw = await uow.states.load(owner)
         joined = State.model_validate(raw) if raw is not None else None
         locale = joined.locale if joined is not None else locale

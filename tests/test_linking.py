@@ -96,3 +96,19 @@ async def test_a_new_code_replaces_the_old_one(tutor: Tutor) -> None:
     same = await say(tutor, "terminal", "a", TextInput(text="/link"))
     code = await code_from(same)
     assert "already share" in (await say(tutor, "web", "b", TextInput(text=f"/link {code}")))[0]
+
+
+async def test_guessing_codes_is_cut_short(tutor: Tutor) -> None:
+    """Six digits can be guessed: after five wrong codes an account must wait."""
+    await say(tutor, "terminal", "owner", Start(payload="lang_en"))
+    code = await code_from(await say(tutor, "terminal", "owner", TextInput(text="/link")))
+    wrong = [f"{(int(code) + n) % 1_000_000:06d}" for n in range(1, 6)]
+    for guess in wrong:
+        reply = await say(tutor, "web", "guesser", TextInput(text=f"/link {guess}"))
+        assert reply[0].startswith("Mã này không đúng")
+    blocked = await say(tutor, "web", "guesser", TextInput(text=f"/link {code}"))
+    assert blocked[0].startswith("Đã nhập sai mã quá nhiều lần")
+    # The right code still works for the learner's own other app.
+    assert (await say(tutor, "web", "grandson", TextInput(text=f"/link {code}")))[0].startswith(
+        "✅"
+    )

@@ -157,6 +157,10 @@ LINK_BAD_CODE = _t(
     "Mã này không đúng hoặc đã hết hạn. Bạn gõ /link trên ứng dụng kia để lấy mã mới nhé.",
     "That code is wrong or has expired. Type /link on your other app to get a new one.",
 )
+LINK_TOO_MANY = _t(
+    "Đã nhập sai mã quá nhiều lần. Bạn chờ 10 phút rồi thử lại nhé.",
+    "Too many wrong codes. Please wait 10 minutes and try again.",
+)
 LINK_SAME = _t(
     "Hai ứng dụng này đã dùng chung tiến độ rồi. 👍",
     "These two apps already share your progress. 👍",

@@ -112,6 +112,9 @@ EventType = Literal[
     "check.answered",
     "check.completed",
     "locale.changed",
+    # Recorded by the service, not the engine:
+    "account.linked",
+    "link.failed",
 ]
 
 

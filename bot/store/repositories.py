@@ -172,6 +172,16 @@ class EventRepository:
         )
         await self.session.flush()
 
+    async def count_since(self, type_: str, since: datetime, learner_id: int | None = None) -> int:
+        query = (
+            select(func.count())
+            .select_from(EventRecord)
+            .where(EventRecord.type == type_, EventRecord.occurred_at >= since)
+        )
+        if learner_id is not None:
+            query = query.where(EventRecord.learner_id == learner_id)
+        return int(await self.session.scalar(query) or 0)
+
     async def for_learner(self, learner_id: int) -> Sequence[EventRecord]:
         result = await self.session.scalars(
             select(EventRecord).where(EventRecord.learner_id == learner_id).order_by(EventRecord.id)
