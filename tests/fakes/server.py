@@ -6,7 +6,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import Generic, Protocol, Self, TypeVar
 
 from aiohttp import web
 
@@ -77,3 +77,59 @@ class FakeServer(ABC):
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+class RecordedCall(Protocol):
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def ok(self) -> bool: ...
+
+
+CallT = TypeVar("CallT", bound=RecordedCall)
+
+
+class RecordingServer(FakeServer, Generic[CallT]):
+    """A fake Bot API that records every call, for tests to inspect and wait on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[CallT] = []
+        self._called = asyncio.Event()
+
+    def record(self, call: CallT) -> None:
+        self.calls.append(call)
+        self._called.set()
+
+    def sent(self, method: str | None = None, *, ok: bool | None = None) -> list[CallT]:
+        """Recorded calls, optionally only of method and only (un)successful ones."""
+        return [
+            call
+            for call in self.calls
+            if (method is None or call.method.lower() == method.lower())
+            and (ok is None or call.ok == ok)
+        ]
+
+    def last(self, method: str | None = None) -> CallT:
+        """The most recent call (of method); AssertionError when there is none."""
+        calls = self.sent(method)
+        assert calls, f"no {method or 'API'} calls recorded"
+        return calls[-1]
+
+    async def wait_for(
+        self,
+        method: str,
+        count: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109 -- a deadline argument reads best in tests
+    ) -> list[CallT]:
+        """Wait until at least count calls of method were recorded; TimeoutError otherwise."""
+        try:
+            async with asyncio.timeout(timeout):
+                while len(calls := self.sent(method)) < count:
+                    self._called.clear()
+                    await self._called.wait()
+        except TimeoutError:
+            have = len(self.sent(method))
+            raise TimeoutError(f"{have} of {count} {method} calls after {timeout} s") from None
+        return calls

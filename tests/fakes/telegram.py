@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import ApiError, FakeServer, Hang
+from tests.fakes.server import ApiError, Hang, RecordingServer
 from tests.fakes.updates import BOT_FIRST_NAME, BOT_USERNAME, file_ids
 
 # Values aiogram sends verbatim from user text: never JSON-decode them, or a lesson text like
@@ -95,7 +95,7 @@ def _chat(chat_id: int) -> dict[str, Any]:
     return {"id": chat_id, "title": "Lớp tin học", "type": kind}
 
 
-class FakeTelegram(FakeServer):
+class FakeTelegram(RecordingServer[Call]):
     """An aiohttp server speaking the Bot API on 127.0.0.1, recording every call."""
 
     def __init__(
@@ -117,7 +117,6 @@ class FakeTelegram(FakeServer):
             "can_read_all_group_messages": False,
             "supports_inline_queries": False,
         }
-        self.calls: list[Call] = []
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.webhook: dict[str, Any] = {}
         self.downloads: dict[str, bytes] = {}
@@ -126,7 +125,6 @@ class FakeTelegram(FakeServer):
         self._responders: dict[str, Responder] = {}
         self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
         self._file_seq = itertools.count(1)
-        self._called = asyncio.Event()
         self._update_queued = asyncio.Event()
 
     def routes(self, app: web.Application) -> None:
@@ -180,40 +178,6 @@ class FakeTelegram(FakeServer):
         self.downloads[file_id] = content
         return file_id
 
-    # -- inspection ------------------------------------------------------------------------
-
-    def sent(self, method: str | None = None, *, ok: bool | None = None) -> list[Call]:
-        """Recorded calls, optionally only of method and only (un)successful ones."""
-        return [
-            call
-            for call in self.calls
-            if (method is None or call.method.lower() == method.lower())
-            and (ok is None or call.ok == ok)
-        ]
-
-    def last(self, method: str | None = None) -> Call:
-        """The most recent call (of method); AssertionError when there is none."""
-        calls = self.sent(method)
-        assert calls, f"no {method or 'API'} calls recorded"
-        return calls[-1]
-
-    async def wait_for(
-        self,
-        method: str,
-        count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109 -- a deadline argument reads best in tests
-    ) -> list[Call]:
-        """Wait until at least count calls of method were recorded; TimeoutError otherwise."""
-        try:
-            async with asyncio.timeout(timeout):
-                while len(calls := self.sent(method)) < count:
-                    self._called.clear()
-                    await self._called.wait()
-        except TimeoutError:
-            have = len(self.sent(method))
-            raise TimeoutError(f"{have} of {count} {method} calls after {timeout} s") from None
-        return calls
-
     # -- HTTP ------------------------------------------------------------------------------
 
     async def _not_found(self, request: web.Request) -> web.Response:
@@ -262,7 +226,7 @@ class FakeTelegram(FakeServer):
         script = self._scripts[method].popleft() if self._scripts[method] else None
         if isinstance(script, _Failure):
             call.error_code = script.status
-        self._record(call)
+        self.record(call)
         if isinstance(script, _Failure):
             body = _error_body(script.status, script.description, script.retry_after)
             return web.json_response(body, status=script.status)
@@ -275,10 +239,6 @@ class FakeTelegram(FakeServer):
             body = _error_body(error.status, error.description)
             return web.json_response(body, status=error.status)
         return web.json_response({"ok": True, "result": call.result})
-
-    def _record(self, call: Call) -> None:
-        self.calls.append(call)
-        self._called.set()
 
     async def _sleep(self, seconds: float) -> None:
         # Sleep on the closing event so stop() never waits out a scripted hang.

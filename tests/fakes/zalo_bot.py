@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import ApiError, FakeServer, Hang
+from tests.fakes.server import ApiError, Hang, RecordingServer
 
 BOT_ID = "4213370001"
 Payload = dict[str, Any]
@@ -113,7 +113,7 @@ def image_event(chat_id: str, **options: Any) -> Payload:
 # --- the server -------------------------------------------------------------------------------
 
 
-class FakeZaloBot(FakeServer):
+class FakeZaloBot(RecordingServer[Call]):
     """An aiohttp server speaking the Zalo Bot API on 127.0.0.1, recording every call."""
 
     def __init__(self, token: str = f"{BOT_ID}:fake-secret") -> None:
@@ -125,14 +125,12 @@ class FakeZaloBot(FakeServer):
             "account_type": "BASIC",
             "can_join_groups": False,
         }
-        self.calls: list[Call] = []
         self.webhook: Payload = {}
         self.long_poll_cap = 1.0
         """getUpdates waits at most this long, so a polling test never stalls."""
         self._events: deque[Payload] = deque()
         self._scripts: dict[str, deque[_Failure | Hang]] = defaultdict(deque)
         self._responders: dict[str, Responder] = {}
-        self._called = asyncio.Event()
         self._event_queued = asyncio.Event()
 
     def routes(self, app: web.Application) -> None:
@@ -178,33 +176,6 @@ class FakeZaloBot(FakeServer):
         self._events.append(payload.get("result", payload))
         self._event_queued.set()
 
-    # -- inspection --------------------------------------------------------------------------
-
-    def sent(self, method: str | None = None, *, ok: bool | None = None) -> list[Call]:
-        return [
-            call
-            for call in self.calls
-            if (method is None or call.method.lower() == method.lower())
-            and (ok is None or call.ok == ok)
-        ]
-
-    async def wait_for(
-        self,
-        method: str,
-        count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109 -- a deadline argument reads best in tests
-    ) -> list[Call]:
-        """Wait until at least count calls of method were recorded; TimeoutError otherwise."""
-        try:
-            async with asyncio.timeout(timeout):
-                while len(calls := self.sent(method)) < count:
-                    self._called.clear()
-                    await self._called.wait()
-        except TimeoutError:
-            have = len(self.sent(method))
-            raise TimeoutError(f"{have} of {count} {method} calls after {timeout} s") from None
-        return calls
-
     # -- HTTP --------------------------------------------------------------------------------
 
     async def _not_found(self, request: web.Request) -> web.Response:
@@ -226,8 +197,7 @@ class FakeZaloBot(FakeServer):
         script = self._scripts[method].popleft() if self._scripts[method] else None
         if isinstance(script, _Failure):
             call.error_code = script.error_code
-        self.calls.append(call)
-        self._called.set()
+        self.record(call)
         if isinstance(script, _Failure):
             body = _error_body(script.error_code, script.description, script.retry_after)
             return web.json_response(body, status=script.status)
