@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -249,7 +249,3 @@ class Collector:
 
     async def send(self, message: Outgoing) -> None:
         self.messages.append(message)
-
-
-def replies_of(messages: Sequence[Outgoing]) -> list[Reply]:
-    return [message.reply for message in messages]

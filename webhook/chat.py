@@ -20,7 +20,8 @@ router = APIRouter(prefix="/chat", tags=["web chat"])
 
 COOKIE = "camtay_chat"
 MAX_BODY = 16 * 1024
-PAGE = Path(__file__).resolve().parent / "static" / "chat.html"
+PAGE = (Path(__file__).resolve().parent / "static" / "chat.html").read_text(encoding="utf-8")
+"""Read once at import: the page is static."""
 TOO_LONG = (
     "Tin nhắn dài quá. Bạn gõ ngắn hơn nhé (dưới 4.000 chữ). / "
     "That message is too long. Please keep it under 4,000 characters."
@@ -47,7 +48,7 @@ def _remember(response: Response, visitor: str, request: Request) -> None:
 
 @router.get("", response_class=HTMLResponse, include_in_schema=False)
 async def page(request: Request, visitor: ChatCookie = None) -> HTMLResponse:
-    response = HTMLResponse(PAGE.read_text(encoding="utf-8"))
+    response = HTMLResponse(PAGE)
     if not visitor:
         _remember(response, secrets.token_urlsafe(18), request)
     return response
