@@ -215,6 +215,41 @@ def worker() -> None:
     asyncio.run(main())
 
 
+volunteers_app = typer.Typer(help="Volunteers and the people they bring in.", no_args_is_help=True)
+app.add_typer(volunteers_app, name="volunteers")
+
+
+@volunteers_app.command("board")
+def volunteers_board(
+    school: Annotated[str, typer.Option(help="The school's name, as volunteers typed it")],
+    province: Annotated[str, typer.Option(help="Province name or code (new or former name)")],
+    lang: Annotated[str, typer.Option(help="vi or en")] = "vi",
+) -> None:
+    """A school's board: per class, volunteers, family invited and activated, topics completed."""
+    from bot import provinces
+    from bot.engine.matching import fold
+    from bot.wiring import build
+
+    place = provinces.by_code(province) or provinces.find(province)
+    if place is None:
+        raise typer.BadParameter(f"no province called {province!r}", param_hint="--province")
+    if lang not in ("vi", "en"):
+        raise typer.BadParameter("use vi or en", param_hint="--lang")
+    settings = _settings()
+
+    async def main() -> str:
+        runtime = build(settings)
+        try:
+            async with runtime.database.unit_of_work() as uow:
+                return await runtime.tutor.community.board_text(
+                    uow, place.code, fold(school), school, "en" if lang == "en" else "vi"
+                )
+        finally:
+            await runtime.close()
+
+    typer.echo(asyncio.run(main()))
+
+
 zalo_bot_app = typer.Typer(help="The Zalo Bot (Zalo Bot Platform).", no_args_is_help=True)
 app.add_typer(zalo_bot_app, name="zalo-bot")
 

@@ -11,7 +11,18 @@ from typing import Protocol
 
 from pydantic import TypeAdapter
 
-from bot.engine import Engine, Event, Input, Reply, Start, State, TextInput, TextReply
+from bot.community import Community, Context
+from bot.engine import (
+    ChoicesReply,
+    Engine,
+    Event,
+    Input,
+    Reply,
+    Start,
+    State,
+    TextInput,
+    TextReply,
+)
 from bot.engine import phrases as p
 from bot.locks import LearnerLocks
 from bot.store.db import Database, UnitOfWork
@@ -56,6 +67,7 @@ class Outgoing:
         )
 
 
+START_COMMAND = re.compile(r"/start(?:@\w+)?\s+(\S{1,64})")
 LINK_COMMAND = re.compile(r"/link(?:@\w+)?(?:\s+(\d{6}))?")
 LINK_MINUTES = 10
 LINK_CODE_LIFETIME = timedelta(minutes=LINK_MINUTES)
@@ -125,11 +137,13 @@ class Tutor:
         database: Database,
         locks: LearnerLocks,
         clock: Callable[[], datetime] = utcnow,
+        community: Community | None = None,
     ) -> None:
         self.engine = engine
         self.database = database
         self.locks = locks
         self.clock = clock
+        self.community = community or Community(engine.catalog)
 
     async def handle(self, inbound: Inbound, sender: Sender | None = None) -> TurnResult:
         """Apply one input exactly once; with a sender, deliver its replies right after commit."""
@@ -163,23 +177,34 @@ class Tutor:
             person = learner.person_id or learner.id
             raw = await uow.states.load(person)
             state = State.model_validate(raw) if raw is not None else None
+            event = as_start(inbound.input)
             link = (
-                LINK_COMMAND.fullmatch(inbound.input.text.strip().casefold())
-                if isinstance(inbound.input, TextInput)
+                LINK_COMMAND.fullmatch(event.text.strip().casefold())
+                if isinstance(event, TextInput)
                 else None
             )
+            context = None
             if link is not None:
                 person, state, notes = await self._link(uow, learner, state, link.group(1), now)
                 outcome = self.engine.step(state, Start()) if notes.resume else None
                 replies: list[Reply] = [TextReply(text=notes.text)]
             else:
-                outcome = self.engine.step(state, inbound.input)
-                replies = []
+                context = Context(uow=uow, account=learner, person=person, state=state, now=now)
+                intercepted = await self.community.before(context, event)
+                replies = intercepted.replies
+                outcome = (
+                    None
+                    if intercepted.input is None
+                    else self.engine.step(state, intercepted.input)
+                )
             if outcome is not None:
                 await uow.states.save(person, outcome.state.model_dump(mode="json"), now)
                 await uow.events.append(person, outcome.events, now)
                 await uow.progress.apply(person, outcome.events, now)
-                replies += outcome.replies
+                notes_after = (
+                    [] if context is None else await self.community.after(context, state, outcome)
+                )
+                replies += with_notes(outcome.replies, notes_after)
                 learner.locale = outcome.state.locale
             ids = await uow.outbox.add(learner, replies, now)
             learner.last_active_at = now
@@ -239,6 +264,26 @@ class Tutor:
                 await uow.outbox.mark_sent([message.id for message in sent], self.clock())
                 await uow.commit()
         return sent
+
+
+def as_start(event: Input) -> Input:
+    """`/start <payload>` typed or sent by Telegram's deep links is a start with that payload."""
+    if isinstance(event, TextInput):
+        match = START_COMMAND.fullmatch(event.text.strip())
+        if match is not None:
+            return Start(payload=match.group(1))
+    return event
+
+
+def with_notes(replies: list[Reply], notes: list[Reply]) -> list[Reply]:
+    """Notes go just before the last list of buttons, which stays the last thing on screen."""
+    if not notes:
+        return replies
+    last = max(
+        (i for i, reply in enumerate(replies) if isinstance(reply, ChoicesReply)),
+        default=len(replies),
+    )
+    return [*replies[:last], *notes, *replies[last:]]
 
 
 class Collector:

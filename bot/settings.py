@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = Field(
         default=None, description="1–256 characters of A-Z a-z 0-9 _ -; Telegram echoes it back"
     )
+    telegram_bot_username: str | None = Field(
+        default=None,
+        description="the bot's @username without '@', for volunteers' invitation links",
+        pattern=r"^[A-Za-z][A-Za-z0-9_]{3,31}$",
+    )
     telegram_api_url: str = "https://api.telegram.org"
     telegram_per_bot_rate: float = Field(default=30, description="messages per second, all chats")
     telegram_per_chat_rate: float = Field(default=1, description="messages per second, one chat")
@@ -98,6 +103,7 @@ class Settings(BaseSettings):
         "public_url",
         "telegram_token",
         "telegram_webhook_secret",
+        "telegram_bot_username",
         mode="before",
     )
     @classmethod

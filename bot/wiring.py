@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from redis.asyncio import Redis
 
+from bot.community import Community, Links
 from bot.content import ASSETS_DIR, load_catalog
 from bot.engine import Catalog, Engine
 from bot.locks import LearnerLocks, MemoryLocks, RedisLocks
@@ -100,7 +101,13 @@ def build(settings: Settings, catalog: Catalog | None = None) -> Runtime:
         )
     else:
         locks = MemoryLocks(timeout=settings.lock_timeout_seconds)
-    tutor = Tutor(engine=Engine(catalog), database=database, locks=locks)
+    links = Links(base_url=settings.base_url, telegram_bot=settings.telegram_bot_username)
+    tutor = Tutor(
+        engine=Engine(catalog),
+        database=database,
+        locks=locks,
+        community=Community(catalog, links),
+    )
     worker = OutboxWorker(database=database, locks=locks, senders={})
     channels: dict[str, PushChannel] = {}
     if settings.telegram_token is not None:

@@ -1,4 +1,4 @@
-"""Web chat routes: the page, its JSON API and the lesson pictures."""
+"""Web chat routes: the page, its JSON API, the lesson pictures and QR codes."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Cookie, HTTPException, Request, Response
+from fastapi import APIRouter, Cookie, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import ValidationError
 
 from bot.channels import web
 from bot.content import ASSETS_DIR
+from bot.qr import MAX_DATA, qr_png
 from bot.service import Collector, Inbound, Outgoing
 from bot.wiring import Runtime
 from webhook.bodies import read_body
@@ -91,7 +92,11 @@ async def send(request: Request, response: Response, visitor: ChatCookie = None)
 
 @router.get("/api/history")
 async def history(request: Request, after: int = 0, visitor: ChatCookie = None) -> dict[str, Any]:
-    """Every reply this visitor has had after message `after`, to redraw the page on reload."""
+    """Every reply this visitor has had after message `after`: the page's reload and its poll.
+
+    Replies other people cause (a volunteer's tip, say) wait in the outbox as pending rows
+    while the visitor is idle; returning them here is their delivery, so they are marked sent.
+    """
     if not visitor:
         return {"messages": []}
     runtime = _runtime(request)
@@ -101,7 +106,24 @@ async def history(request: Request, after: int = 0, visitor: ChatCookie = None) 
             return {"messages": []}
         rows = await uow.outbox.history(learner.id, after)
         messages = [Outgoing.from_row(row) for row in rows]
+        # A turn being answered right now may mark its rows too: a second mark is harmless,
+        # and the page draws each message id once.
+        pending = [row.id for row in rows if row.status == "pending"]
+        if pending:
+            await uow.outbox.mark_sent(pending, runtime.tutor.clock())
+            await uow.commit()
     return {"messages": [web.render(item) for item in messages]}
+
+
+@router.get("/qr.png", include_in_schema=False)
+def qr(data: Annotated[str, Query(min_length=1, max_length=MAX_DATA)]) -> Response:
+    """A QR code of `data` (a link): for the page's QR messages and Zalo Bot's photo URLs."""
+    # A plain def: FastAPI runs it in a thread, so drawing never holds up the event loop.
+    return Response(
+        qr_png(data),
+        media_type="image/png",
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.get("/assets/{name:path}", include_in_schema=False)

@@ -20,6 +20,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
 )
 from aiogram.types import (
+    BufferedInputFile,
     CallbackQuery,
     FSInputFile,
     InlineKeyboardButton,
@@ -35,10 +36,12 @@ from bot.engine import (
     ChoicesReply,
     Input,
     PictureReply,
+    QRReply,
     TextInput,
     TextReply,
     Unsupported,
 )
+from bot.qr import qr_png
 from bot.service import (
     Inbound,
     Outgoing,
@@ -53,6 +56,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
+"""In UTF-16 code units, as Telegram counts them."""
 MAX_CALLBACK_DATA = 64
 CHOSEN = "-"
 """callback_data of the one button left after a choice: pressing it again does nothing."""
@@ -258,6 +263,15 @@ def keyboard(reply: ChoicesReply) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
+def caption_fits(caption: str | None) -> bool:
+    return caption is None or len(caption.encode("utf-16-le")) // 2 <= MAX_CAPTION
+
+
+def qr_caption(reply: QRReply) -> str:
+    """The caption, then the link on its own line: a learner can tap it instead of scanning."""
+    return f"{reply.caption}\n{reply.data}" if reply.caption else reply.data
+
+
 class TelegramSender:
     """Renders neutral replies as Bot API calls, paced by Telegram's limits."""
 
@@ -297,9 +311,17 @@ class TelegramSender:
         if isinstance(reply, PictureReply):
             await self._photo(chat_id, reply)
             return
+        if isinstance(reply, QRReply):
+            await self._qr(chat_id, reply)
+            return
         assert isinstance(reply, TextReply | ChoicesReply)  # noqa: S101 -- the union's rest
-        parts = split_text(reply.text, MAX_TEXT)
         markup = keyboard(reply) if isinstance(reply, ChoicesReply) else None
+        await self._text(chat_id, reply.text, markup)
+
+    async def _text(
+        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> None:
+        parts = split_text(text, MAX_TEXT)
         for number, part in enumerate(parts, 1):
             await self._pace.wait(chat_id)
             await self.bot.send_message(
@@ -307,16 +329,35 @@ class TelegramSender:
             )
 
     async def _photo(self, chat_id: int, reply: PictureReply) -> None:
+        # A caption over Telegram's limit would be refused with the photo: it follows as text.
+        caption = reply.caption if caption_fits(reply.caption) else None
         async with self.database.unit_of_work() as uow:
             file_id = await uow.media.get(CHANNEL, reply.path)
         await self._pace.wait(chat_id)
         if file_id is not None:
-            await self.bot.send_photo(chat_id, file_id, caption=reply.caption)
-            return
-        sent = await self.bot.send_photo(
-            chat_id, FSInputFile(self.assets / reply.path), caption=reply.caption
-        )
-        if sent.photo:
-            async with self.database.unit_of_work() as uow:
-                await uow.media.put(CHANNEL, reply.path, sent.photo[-1].file_id, sent.date)
-                await uow.commit()
+            await self.bot.send_photo(chat_id, file_id, caption=caption)
+        else:
+            sent = await self.bot.send_photo(
+                chat_id, FSInputFile(self.assets / reply.path), caption=caption
+            )
+            if sent.photo:
+                async with self.database.unit_of_work() as uow:
+                    await uow.media.put(CHANNEL, reply.path, sent.photo[-1].file_id, sent.date)
+                    await uow.commit()
+        if reply.caption and caption is None:
+            await self._text(chat_id, reply.caption)
+
+    async def _qr(self, chat_id: int, reply: QRReply) -> None:
+        # Uploaded every time, never through the media cache: each code is one person's link,
+        # so a cached file_id would hardly ever be reused, and the cache is keyed by lesson
+        # picture paths, which a link must never be mistaken for.
+        caption = qr_caption(reply)
+        long_caption = not caption_fits(caption)
+        # Drawing a dense code takes some 20 ms: off the event loop.
+        png = await asyncio.to_thread(qr_png, reply.data)
+        picture = BufferedInputFile(png, filename="qr.png")
+        await self._pace.wait(chat_id)
+        # The link (at most 300 characters) always fits; a long caption follows as text.
+        await self.bot.send_photo(chat_id, picture, caption=reply.data if long_caption else caption)
+        if long_caption and reply.caption:
+            await self._text(chat_id, reply.caption)

@@ -6,7 +6,16 @@ import asyncio
 import sys
 from typing import TextIO
 
-from bot.engine import ChoicesReply, Input, PictureReply, Reply, Start, TextInput, TextReply
+from bot.engine import (
+    ChoicesReply,
+    Input,
+    PictureReply,
+    QRReply,
+    Reply,
+    Start,
+    TextInput,
+    TextReply,
+)
 from bot.service import Collector, Inbound, Tutor
 
 CHANNEL = "terminal"
@@ -19,13 +28,16 @@ def render(reply: Reply) -> str:
         return reply.text
     if isinstance(reply, PictureReply):
         return f"[🖼  {reply.path}]" + (f"\n{reply.caption}" if reply.caption else "")
-    assert isinstance(reply, ChoicesReply)  # noqa: S101 -- the union has three members
+    if isinstance(reply, QRReply):
+        return f"{reply.caption}\n{reply.data}" if reply.caption else reply.data
+    assert isinstance(reply, ChoicesReply)  # noqa: S101 -- the union's rest
     lines = [reply.text]
     lines += [f"  {number}. {option.label}" for number, option in enumerate(reply.options, 1)]
     return "\n".join(lines)
 
 
-async def _turn(tutor: Tutor, user: str, event: Input, out: TextIO) -> None:
+async def turn(tutor: Tutor, user: str, event: Input, out: TextIO) -> None:
+    """Apply one input and print what arrived: messages others sent meanwhile come first."""
     collector = Collector()
     await tutor.handle(Inbound(channel=CHANNEL, external_id=user, input=event), collector)
     for message in collector.messages:
@@ -51,8 +63,8 @@ async def chat(
 ) -> None:
     """Run a conversation until end of input (or /quit); each line is one input."""
     interactive = source.isatty()
-    await _turn(tutor, user, Start(payload=f"lang_{lang}" if lang else None), out)
+    await turn(tutor, user, Start(payload=f"lang_{lang}" if lang else None), out)
     while (line := await _read_line(source, interactive, out)) is not None:
         if line.strip().casefold() in QUIT:
             break
-        await _turn(tutor, user, TextInput(text=line), out)
+        await turn(tutor, user, TextInput(text=line), out)

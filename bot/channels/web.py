@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.engine import Choice, ChoicesReply, Input, PictureReply, Start, TextInput
+from bot.engine import Choice, ChoicesReply, Input, PictureReply, QRReply, Start, TextInput
 from bot.service import Outgoing
 
 CHANNEL = "web"
 ASSETS_PATH = "/chat/assets"
+QR_PATH = "/chat/qr.png"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -35,12 +37,19 @@ class WebInput(BaseModel):
         return TextInput(text=_CONTROL.sub("", self.text or ""))
 
 
+def qr_url(data: str) -> str:
+    """Where the web app draws a QR code of `data` (webhook/chat.py)."""
+    return f"{QR_PATH}?{urlencode({'data': data})}"
+
+
 def render(message: Outgoing) -> dict[str, Any]:
-    """A reply as the page draws it; pictures become URLs under /chat/assets."""
+    """A reply as the page draws it; pictures and QR codes become URLs under /chat."""
     data = message.reply.model_dump()
     data["id"] = message.id
     if isinstance(message.reply, PictureReply):
         data["url"] = f"{ASSETS_PATH}/{message.reply.path}"
+    if isinstance(message.reply, QRReply):
+        data["url"] = qr_url(message.reply.data)
     if isinstance(message.reply, ChoicesReply):
         data["options"] = [option.model_dump() for option in message.reply.options]
     return data

@@ -13,9 +13,18 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from bot.channels import web
 from bot.channels.pacing import Pacer
 from bot.channels.text import split_text
-from bot.engine import ChoicesReply, Input, PictureReply, TextInput, TextReply, Unsupported
+from bot.engine import (
+    ChoicesReply,
+    Input,
+    PictureReply,
+    QRReply,
+    TextInput,
+    TextReply,
+    Unsupported,
+)
 from bot.service import (
     DeliveryError,
     Inbound,
@@ -327,6 +336,16 @@ def asset_url(public_url: str, path: str) -> str:
     return f"{public_url.rstrip('/')}/chat/assets/{quote(path)}"
 
 
+def qr_url(public_url: str, data: str) -> str:
+    """Where the web app draws a QR code of `data` (webhook/chat.py's /chat/qr.png)."""
+    return f"{public_url.rstrip('/')}{web.qr_url(data)}"
+
+
+def qr_text(reply: QRReply) -> str:
+    """The caption, then the link on its own line: a learner can tap it instead of scanning."""
+    return f"{reply.caption}\n{reply.data}" if reply.caption else reply.data
+
+
 class ZaloBotSender:
     """Renders neutral replies as Bot API calls, paced per chat and per bot."""
 
@@ -357,6 +376,9 @@ class ZaloBotSender:
         if isinstance(reply, PictureReply):
             await self._picture(chat_id, reply)
             return
+        if isinstance(reply, QRReply):
+            await self._qr(chat_id, reply)
+            return
         assert isinstance(reply, TextReply | ChoicesReply)  # noqa: S101 -- the union's rest
         text = menu_text(reply) if isinstance(reply, ChoicesReply) else reply.text
         await self._text(chat_id, text)
@@ -367,19 +389,33 @@ class ZaloBotSender:
                 await self._pace.wait(chat_id)
                 await self.client.send_message(chat_id, part)
 
+    def _public_url(self) -> str | None:
+        """Where pictures are sent from; None (warned once): send them as text instead."""
+        if self.public_url is None and not self._warned_no_url:
+            self._warned_no_url = True
+            log.warning("CAMTAY_PUBLIC_URL is not set: Zalo Bot gets captions, not pictures")
+        return self.public_url
+
     async def _picture(self, chat_id: str, reply: PictureReply) -> None:
-        if self.public_url is None:
-            if not self._warned_no_url:
-                self._warned_no_url = True
-                log.warning("CAMTAY_PUBLIC_URL is not set: Zalo Bot gets captions, not pictures")
+        public_url = self._public_url()
+        if public_url is None:
             await self._text(chat_id, reply.caption or PICTURE_FALLBACK)
             return
-        caption = reply.caption or None
+        await self._photo(chat_id, asset_url(public_url, reply.path), reply.caption or None)
+
+    async def _qr(self, chat_id: str, reply: QRReply) -> None:
+        public_url = self._public_url()
+        if public_url is None:
+            # The link alone still works: a tap opens it on the phone it is meant for.
+            await self._text(chat_id, qr_text(reply))
+            return
+        await self._photo(chat_id, qr_url(public_url, reply.data), qr_text(reply))
+
+    async def _photo(self, chat_id: str, url: str, caption: str | None) -> None:
+        """A photo by URL with its caption; a caption over the text limit follows it."""
         long_caption = caption is not None and len(caption) > MAX_TEXT
         await self._pace.wait(chat_id)
-        await self.client.send_photo(
-            chat_id, asset_url(self.public_url, reply.path), None if long_caption else caption
-        )
+        await self.client.send_photo(chat_id, url, None if long_caption else caption)
         if long_caption and caption is not None:
             await self._text(chat_id, caption)
 

@@ -22,12 +22,14 @@ from bot.engine import (
     ChoicesReply,
     Input,
     PictureReply,
+    QRReply,
     Start,
     TextInput,
     TextReply,
     Unsupported,
 )
 from bot.locks import LearnerLocks, LockTimeout
+from bot.qr import qr_png
 from bot.service import (
     Held,
     Inbound,
@@ -57,7 +59,7 @@ MAX_CHOICE_KEY = 64
 """Longer texts are never engine keys (Choice allows 64 characters)."""
 BUTTON = "oa.query.hide"
 """Sends the payload as the learner's text without showing it in the chat."""
-KEY = re.compile(r"^\d+:[a-z]")
+KEY = re.compile(r"^(?:\d+|c):[a-z]")
 """An engine option key: "<prompt>:<action>". Stale or unknown keys are handled by the engine."""
 
 WINDOW = timedelta(hours=48)
@@ -560,6 +562,9 @@ class ZaloOASender:
         if isinstance(reply, PictureReply):
             await self._picture(user_id, reply)
             return
+        if isinstance(reply, QRReply):
+            await self._qr(user_id, reply)
+            return
         assert isinstance(reply, TextReply | ChoicesReply)  # noqa: S101 -- the union's rest
         parts = split_text(reply.text, MAX_TEXT)
         for number, part in enumerate(parts, 1):
@@ -567,20 +572,33 @@ class ZaloOASender:
             body = buttons(reply, part) if last and isinstance(reply, ChoicesReply) else None
             await self._post(user_id, body or {"text": part})
 
+    async def _upload(self, name: str, content: bytes) -> str:
+        """Upload a picture's bytes; its attachment_id."""
+        return await self._authorized(lambda token: self.client.upload_image(token, name, content))
+
     async def _picture(self, user_id: str, reply: PictureReply) -> None:
         async with self.database.unit_of_work() as uow:
             attachment_id = await uow.media.get(CHANNEL, reply.path)
         if attachment_id is None:
             path = self.assets / reply.path
-            content = await asyncio.to_thread(path.read_bytes)
-            attachment_id = await self._authorized(
-                lambda token: self.client.upload_image(token, path.name, content)
-            )
+            attachment_id = await self._upload(path.name, await asyncio.to_thread(path.read_bytes))
             if len(attachment_id) <= 200:  # media_cache.file_id's width
                 async with self.database.unit_of_work() as uow:
                     await uow.media.put(CHANNEL, reply.path, attachment_id, self.clock())
                     await uow.commit()
-        caption = reply.caption or None
+        await self._image(user_id, attachment_id, reply.caption or None)
+
+    async def _qr(self, user_id: str, reply: QRReply) -> None:
+        # Uploaded each time and never cached: every code is one person's link, and the media
+        # cache is keyed by lesson picture paths, which a link must never be mistaken for.
+        # Drawing a dense code takes some 20 ms: off the event loop.
+        png = await asyncio.to_thread(qr_png, reply.data)
+        attachment_id = await self._upload("qr.png", png)
+        text = f"{reply.caption}\n{reply.data}" if reply.caption else reply.data
+        await self._image(user_id, attachment_id, text)
+
+    async def _image(self, user_id: str, attachment_id: str, caption: str | None) -> None:
+        """An uploaded picture with its caption; a caption over the text limit follows it."""
         if caption is not None and len(caption) > MAX_TEXT:
             await self._post(user_id, image(attachment_id))
             for part in split_text(caption, MAX_TEXT):

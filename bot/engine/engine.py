@@ -190,6 +190,8 @@ class Engine:
             self._leave_lesson(turn)
             turn.go("menu")
             self._render(turn)
+        elif name in ("together", "cungnhau"):
+            self._together(turn, not turn.state.together)
         elif name in ("lang", "language", "vi", "en"):
             wanted = name if name in LOCALES else argument if argument in LOCALES else None
             self._switch_locale(turn, wanted)
@@ -232,6 +234,8 @@ class Engine:
             self._render(turn)
         elif verb == "check" and argument in PHASES and state.module_id is not None:
             self._open_check(turn, argument)
+        elif verb == "together" and argument in ("on", "off"):
+            self._together(turn, argument == "on")
         elif verb == "menu":
             self._leave_lesson(turn)
             turn.go("menu")
@@ -340,6 +344,8 @@ class Engine:
             minutes=lesson.minutes,
             steps=len(lesson.steps),
         )
+        if state.together:
+            turn.say(p.LEARNING_TOGETHER)
         turn.go("lesson")
         self._render(turn)
 
@@ -369,6 +375,7 @@ class Engine:
         assert position is not None  # noqa: S101 -- only called inside a unit
         if unit.check is None:
             turn.emit("step.completed", unit.id, step_id, step=position.step)
+            position.assisted = position.assisted or turn.state.together
         position.step += 1
         if position.step < len(unit.steps):
             turn.go("lesson")
@@ -382,8 +389,16 @@ class Engine:
         state = turn.state
         if unit.id not in state.completed:
             state.completed.append(unit.id)
-        turn.emit("lesson.completed", unit.id, correct=position.correct, answered=position.answered)
+        turn.emit(
+            "lesson.completed",
+            unit.id,
+            correct=position.correct,
+            answered=position.answered,
+            assisted=position.assisted,
+        )
         turn.say(p.FINISHED, title=unit.title(turn.locale))
+        if position.assisted:
+            turn.say(p.FINISHED_TOGETHER)
         if position.answered:
             turn.say(p.FINISHED_SCORE, correct=position.correct, answered=position.answered)
         if all(lesson_id in state.completed for lesson_id in unit.module.lessons):
@@ -434,6 +449,16 @@ class Engine:
             if missed & set(lesson.competencies):
                 return lesson
         return open_lessons[0]
+
+    def _together(self, turn: _Turn, on: bool) -> None:
+        """ "My helper is with me" (on) or "I'll go on by myself" (off), then the same screen."""
+        state = turn.state
+        if state.together != on:
+            state.together = on
+            turn.emit("together.changed", on=on)
+        turn.say(p.TOGETHER_ON if on else p.TOGETHER_OFF)
+        turn.go(state.screen)  # the menu's together button changes
+        self._render(turn)
 
     def _switch_locale(self, turn: _Turn, wanted: Locale | None) -> None:
         state = turn.state
@@ -555,6 +580,10 @@ class Engine:
                 mark = p.NEW_MARK
             label = f"{mark} {module.title(loc)} · {done}/{len(module.lessons)}"
             options.append(self._option(turn, f"module:{module.id}", label))
+        if state.together:
+            options.append(self._option(turn, "together:off", p.TOGETHER_OFF_BUTTON(loc)))
+        else:
+            options.append(self._option(turn, "together:on", p.TOGETHER_ON_BUTTON(loc)))
         other = "en" if loc == "vi" else "vi"
         options.append(self._option(turn, f"lang:{other}", p.SWITCH_LANGUAGE(loc)))
         return options

@@ -135,9 +135,29 @@ TAP_A_BUTTON = _t(
 )
 HELP = _t(
     "Bạn có thể gõ:\n/menu — các chủ đề\n/lang — đổi ngôn ngữ\n/start — bắt đầu lại\n"
-    "/link — học tiếp trên ứng dụng khác",
+    "/link — học tiếp trên ứng dụng khác\n/together — có người giúp ngồi cạnh\n"
+    "/helper — người giúp bạn\n/volunteer — làm tình nguyện viên, giúp người thân học\n"
+    "/family — người thân bạn đang giúp",
     "You can type:\n/menu — the topics\n/lang — change language\n/start — start again\n"
-    "/link — carry on in another app",
+    "/link — carry on in another app\n/together — a helper is sitting with you\n"
+    "/helper — the person helping you\n/volunteer — become a volunteer and help your family\n"
+    "/family — the family members you help",
+)
+TOGETHER_ON_BUTTON = _t("👥 Có người giúp ngồi cạnh tôi", "👥 My helper is with me")
+TOGETHER_OFF_BUTTON = _t("🙋 Tôi tự học tiếp", "🙋 I'll go on by myself")
+TOGETHER_ON = _t(
+    "👥 Tuyệt! Hai người cùng học nhé. Bài học lúc này được ghi là «học cùng người giúp». "
+    "Khi người giúp đi, bạn bấm «🙋 Tôi tự học tiếp».",
+    "👥 Wonderful — learn together! Lessons now are recorded as «learned with a helper». "
+    "When your helper leaves, tap «🙋 I'll go on by myself».",
+)
+TOGETHER_OFF = _t(
+    "🙋 Được rồi, từ giờ bạn tự học. Bạn giỏi lắm!",
+    "🙋 All right, you're learning on your own now. Well done!",
+)
+LEARNING_TOGETHER = _t("👥 Đang học cùng người giúp.", "👥 Learning together with your helper.")
+FINISHED_TOGETHER = _t(
+    "👥 Bài này bạn học cùng người giúp.", "👥 You did this lesson together with your helper."
 )
 LESSON_NOT_FOUND = _t(
     "Mình không tìm thấy bài đó. Đây là các chủ đề:",

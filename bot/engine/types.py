@@ -96,7 +96,15 @@ class ChoicesReply(_Frozen):
     options: list[Option]
 
 
-Reply = Annotated[TextReply | PictureReply | ChoicesReply, Field(discriminator="kind")]
+class QRReply(_Frozen):
+    """A QR code of `data` (a link), drawn by the channel; the link is also written under it."""
+
+    kind: Literal["qr"] = "qr"
+    data: Annotated[str, Field(max_length=300)]
+    caption: str | None = None
+
+
+Reply = Annotated[TextReply | PictureReply | ChoicesReply | QRReply, Field(discriminator="kind")]
 
 
 # --- events -------------------------------------------------------------------------------
@@ -112,9 +120,19 @@ EventType = Literal[
     "check.answered",
     "check.completed",
     "locale.changed",
+    "together.changed",
     # Recorded by the service, not the engine:
     "account.linked",
     "link.failed",
+    "volunteer.registered",
+    "referral.joined",
+    "referral.refused",
+    "referral.activated",
+    "referral.ended",
+    "help.requested",
+    "help.answered",
+    "relay.sent",
+    "relay.received",
 ]
 
 
@@ -145,6 +163,8 @@ class Position(BaseModel):
     answered: int = 0
     missed: list[str] = Field(default_factory=list)
     """Competencies answered wrong in a check, to recommend where to start."""
+    assisted: bool = False
+    """A step of this lesson was done with a helper beside the learner."""
 
 
 class CheckScore(BaseModel):
@@ -176,6 +196,8 @@ class State(BaseModel):
     """Check results by "<module>:<pre|post>"."""
     recommended: dict[str, str] = Field(default_factory=dict)
     """Where a module's pre-check suggests starting: module id -> lesson id."""
+    together: bool = False
+    """"My helper is with me": lessons done now are recorded as assisted."""
 
 
 def fresh_copy(state: State) -> State:

@@ -27,6 +27,7 @@ from bot.store.repositories import (
     ProgressRepository,
     StateRepository,
 )
+from bot.store.volunteers import VolunteerRepository
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -64,6 +65,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session)
         self.media = MediaRepository(session)
         self.links = LinkRepository(session)
+        self.volunteers = VolunteerRepository(session)
 
     async def commit(self) -> None:
         await self.session.commit()

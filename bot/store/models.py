@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     String,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -85,6 +87,8 @@ class Learner(Base):
         ForeignKey("learners.id", ondelete="SET NULL"), index=True
     )
     """Another channel's account whose progress this one shares (linked with /link)."""
+    aside: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    """A short exchange outside the lessons this account is in (a form, a tip being typed)."""
 
 
 class ConversationState(Base):
@@ -113,6 +117,8 @@ class LessonProgress(Base):
     correct: Mapped[int] = mapped_column(Integer, default=0)
     answered: Mapped[int] = mapped_column(Integer, default=0)
     stuck_count: Mapped[int] = mapped_column(Integer, default=0)
+    assisted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Last completed with a helper beside the learner ("my helper is with me")."""
     started_at: Mapped[datetime] = _ts()
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = _ts()
@@ -209,3 +215,69 @@ class PlatformToken(Base):
     counter: Mapped[int] = mapped_column(Integer, default=0)
     """Uses so far, on counter rows; 0 on token rows."""
     updated_at: Mapped[datetime] = _ts()
+
+
+class Volunteer(Base):
+    """A student (or anyone) who brings family members in and helps them learn."""
+
+    __tablename__ = "volunteers"
+    __table_args__ = (Index("ix_volunteers_province_school_key", "province", "school_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="CASCADE"), unique=True
+    )
+    """The volunteer's own learner (their person)."""
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    """The personal invitation code, in links as `ref_<code>`."""
+    name: Mapped[str] = mapped_column(String(40))
+    school: Mapped[str] = mapped_column(String(120))
+    school_key: Mapped[str] = mapped_column(String(120))
+    """The school's name folded (no accents, case or extra spaces): one school, one board."""
+    class_name: Mapped[str] = mapped_column(String(20))
+    province: Mapped[str] = mapped_column(String(40))
+    """A province code from bot/provinces.yaml."""
+    created_at: Mapped[datetime] = _ts()
+
+
+class Referral(Base):
+    """A learner brought in by a volunteer: made once, never moved to another volunteer."""
+
+    __tablename__ = "referrals"
+
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True
+    )
+    volunteer_id: Mapped[int] = mapped_column(
+        ForeignKey("volunteers.id", ondelete="CASCADE"), index=True
+    )
+    nickname: Mapped[str | None] = mapped_column(String(40))
+    """What the volunteer calls them ("Bà nội"), set by the volunteer."""
+    joined_at: Mapped[datetime] = _ts()
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When they completed their first lesson: the referral counts from then."""
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the learner stopped sharing with the volunteer; they see nothing after it."""
+
+
+class HelpRequest(Base):
+    """A learner who tapped "I'm stuck": where, whom we told, and how it was answered."""
+
+    __tablename__ = "help_requests"
+    __table_args__ = (Index("ix_help_requests_learner_id_id", "learner_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    volunteer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("volunteers.id", ondelete="SET NULL"), index=True
+    )
+    """The volunteer told; None when the learner had none (or too many alerts were sent)."""
+    lesson_id: Mapped[str] = mapped_column(String(64))
+    step_id: Mapped[str] = mapped_column(String(64))
+    step: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _ts()
+    answer: Mapped[str | None] = mapped_column(String(8))
+    """call | tip, once the volunteer answered."""
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the learner got past the step."""

@@ -151,6 +151,7 @@ class ProgressRepository:
             elif event.type == "lesson.completed":
                 row.status = "completed"
                 row.completed_at = now
+                row.assisted = bool(event.data.get("assisted"))
         await self.session.flush()
 
 

@@ -17,12 +17,15 @@ import pytest
 from sqlalchemy import select
 
 from bot.channels.text import split_text
+from bot.engine import QRReply, TextReply
+from bot.service import utcnow
 from bot.settings import Settings
-from bot.store.models import OutboxMessage
+from bot.store.models import MediaCache, OutboxMessage
 from bot.wiring import Runtime, build, migrate_if_embedded
 from tests.conftest import FIXTURE_LESSONS, ROOT
 from tests.fakes import updates
 from tests.fakes.telegram import Call, FakeTelegram
+from tests.qr_check import assert_qr_png
 from webhook.app import create_app
 
 TOKEN = "123456:TEST-token"
@@ -138,6 +141,46 @@ async def test_a_learner_completes_a_lesson_by_pressing_buttons(tg: Harness) -> 
     assert second.chat_id == CHAT + 1
     assert not second.files
     assert second.params["photo"] == photo.result["photo"][-1]["file_id"]
+
+
+async def queue(runtime: Runtime, *replies: QRReply | TextReply, chat: int = CHAT) -> None:
+    """Put replies in a learner's outbox, as a volunteer's action would."""
+    async with runtime.database.unit_of_work() as uow:
+        learner = await uow.learners.get("telegram", str(chat))
+        assert learner is not None
+        await uow.outbox.add(learner, list(replies), utcnow())
+        await uow.commit()
+
+
+async def test_a_qr_code_is_uploaded_as_a_png_with_its_link_under_the_caption(
+    tg: Harness,
+) -> None:
+    await tg.say("/start lang_en")
+    link = "https://t.me/camtay_test_bot?start=ref_Vx7Q2a"
+    await queue(tg.runtime, QRReply(data=link, caption="Your invitation link:"))
+    await queue(tg.runtime, QRReply(data=link))
+    await tg.flush()
+    first, second = tg.fake.sent("sendPhoto", ok=True)
+    assert first.params["caption"] == f"Your invitation link:\n{link}"
+    assert second.params["caption"] == link
+    for call in (first, second):
+        assert call.filenames["photo"] == "qr.png"
+        assert_qr_png(call.files["photo"], link)  # uploaded each time, never by a cached id
+    async with tg.runtime.database.unit_of_work() as uow:
+        assert not (await uow.session.scalars(select(MediaCache))).all()
+
+
+async def test_a_qr_code_caption_over_telegrams_limit_follows_as_text(tg: Harness) -> None:
+    await tg.say("/start lang_en")
+    link = "https://tutor.example/chat?ref=Vx7Q2a"
+    caption = "Mời bạn học cùng 🙂 " * 60  # over 1,024 UTF-16 units with the link
+    await queue(tg.runtime, QRReply(data=link, caption=caption))
+    await tg.flush()
+    (photo,) = tg.fake.sent("sendPhoto", ok=True)
+    assert photo.params["caption"] == link
+    assert_qr_png(photo.files["photo"], link)
+    assert tg.texts()[-1] == caption
+    assert tg.fake.sent("sendMessage")[-1].at >= photo.at
 
 
 async def test_pressing_the_chosen_button_again_changes_nothing(tg: Harness) -> None:

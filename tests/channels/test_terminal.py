@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels.terminal import render
+from bot.engine import QRReply
 from tests.conftest import FIXTURE_LESSONS, ROOT
 
 CAMTAY = str(Path(sys.executable).parent / "camtay")
@@ -87,3 +89,11 @@ def test_a_bad_language_is_refused(env: dict[str, str]) -> None:
     )
     assert done.returncode == 2
     assert "use vi or en" in done.stderr
+
+
+def test_a_qr_code_is_its_caption_and_link_on_plain_lines() -> None:
+    link = "https://t.me/camtay_bot?start=ref_Vx7Q2a"
+    assert render(QRReply(data=link, caption="Your invitation link:")) == (
+        f"Your invitation link:\n{link}"
+    )
+    assert render(QRReply(data=link)) == link

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -22,14 +23,15 @@ from bot.channels.zalo_bot import (
     poll,
     set_webhook,
 )
-from bot.engine import ChoicesReply, Option, PictureReply, Reply, TextReply
-from bot.service import Outgoing, RetryAfter, TemporaryFailure, Unreachable
+from bot.engine import ChoicesReply, Option, PictureReply, QRReply, Reply, TextReply
+from bot.service import Outgoing, RetryAfter, TemporaryFailure, Unreachable, utcnow
 from bot.settings import Settings
 from bot.store.models import OutboxMessage
 from bot.wiring import Runtime, build, migrate_if_embedded
 from tests.conftest import FIXTURE_LESSONS
 from tests.fakes import zalo_bot as events
 from tests.fakes.zalo_bot import FakeZaloBot
+from tests.qr_check import assert_qr_png
 from webhook.app import create_app
 
 TOKEN = "4213370001:TEST-zalo-token"
@@ -147,6 +149,29 @@ async def test_a_learner_completes_a_lesson_by_typing(zb: Harness, answers: list
     assert photo.params["photo"] == f"{PUBLIC_URL}/chat/assets/drills/first/judge.vi.png"
     served = await zb.http.get("/chat/assets/drills/first/judge.vi.png")
     assert served.status_code == 200
+
+
+async def test_a_qr_code_goes_by_a_url_the_web_app_draws(zb: Harness) -> None:
+    await zb.say("Xin chào")
+    link = "https://zalo.me/s/camtay?ref=Vx7Q2a&lang=vi"
+    async with zb.runtime.database.unit_of_work() as uow:
+        found = await uow.learners.get("zalo_bot", CHAT)
+        assert found is not None
+        await uow.outbox.add(found, [QRReply(data=link, caption="Mã mời của bạn:")], utcnow())
+        await uow.commit()
+    await zb.flush()
+    (photo,) = zb.fake.sent("sendPhoto", ok=True)
+    assert photo.chat_id == CHAT
+    assert photo.params["caption"] == f"Mã mời của bạn:\n{link}"
+    url = urlsplit(photo.params["photo"])
+    assert f"{url.scheme}://{url.netloc}" == PUBLIC_URL
+    assert url.path == "/chat/qr.png"
+    assert parse_qs(url.query) == {"data": [link]}
+    # What Zalo fetches from that URL is the QR code of the link.
+    served = await zb.http.get(f"{url.path}?{url.query}")
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "image/png"
+    assert_qr_png(served.content, link)
 
 
 async def test_media_gets_a_kind_reply(zb: Harness) -> None:
@@ -364,6 +389,12 @@ async def test_rendering_long_text_menus_and_pictures_without_a_public_url(
             )
         assert not fake.sent("sendPhoto")
         assert [c.params["text"] for c in fake.sent("sendMessage")[-2:]] == ["Xem", "Xem"]
+        link = "https://zalo.me/s/camtay?ref=Vx7Q2a"
+        await sender.send(outgoing(QRReply(data=link, caption="Mã mời:")))
+        await sender.send(outgoing(QRReply(data=link)))
+        assert not fake.sent("sendPhoto")
+        assert [c.params["text"] for c in fake.sent("sendMessage")[-2:]] == [
+            f"Mã mời:\n{link}", link]  # fmt: skip
         assert caplog.text.count("PUBLIC_URL is not set") == 1  # warned once
         await client.close()
 

@@ -27,14 +27,15 @@ from bot.channels.zalo_oa import (
     month_counter,
     text_input,
 )
-from bot.engine import Choice, TextInput, TextReply
+from bot.engine import Choice, QRReply, TextInput, TextReply
 from bot.service import Outgoing, utcnow
 from bot.settings import Settings
-from bot.store.models import Learner, OutboxMessage
+from bot.store.models import Learner, MediaCache, OutboxMessage
 from bot.store.tokens import TokenRepository
 from bot.wiring import Runtime, build, migrate_if_embedded
 from tests.conftest import FIXTURE_LESSONS
 from tests.fakes.zalo_oa import MESSAGE, REFRESH, UPLOAD, Call, FakeZaloOA
+from tests.qr_check import assert_qr_png
 from webhook.app import create_app
 
 APP_ID = "2553928453557884079"
@@ -171,6 +172,7 @@ async def oa(tmp_path: Path) -> AsyncIterator[Harness]:
 def test_a_button_payload_is_a_choice_and_anything_else_text() -> None:
     assert text_input("3:open:first") == Choice(key="3:open:first")
     assert text_input("12:next") == Choice(key="12:next")
+    assert text_input("c:tip:12") == Choice(key="c:tip:12")  # a volunteer's button
     assert text_input("xin chào") == TextInput(text="xin chào")
     assert text_input("2:00 chiều") == TextInput(text="2:00 chiều")
     assert text_input("1:" + "a" * 80) == TextInput(text="1:" + "a" * 80)
@@ -203,6 +205,38 @@ async def test_a_learner_completes_a_lesson_by_pressing_buttons(oa: Harness) -> 
         "attachment_id": attachment_id,
     }
     assert len(oa.fake.sent(REFRESH)) == 1  # one token for the whole run
+
+
+async def test_a_qr_code_is_uploaded_as_a_png_and_sent_with_its_link(oa: Harness) -> None:
+    await oa.follow()
+    learner = await oa.learner()
+    link = "https://zalo.me/s/camtay?ref=Vx7Q2a"
+    long_caption = "Mời bạn học cùng. " * 120  # over Zalo's 2,000 characters
+    async with oa.runtime.database.unit_of_work() as uow:
+        replies = [QRReply(data=link, caption="Mã mời của bạn:"), QRReply(data=link),
+                   QRReply(data=link, caption=long_caption)]  # fmt: skip
+        await uow.outbox.add(learner, replies, utcnow())
+        await uow.commit()
+    await oa.flush()
+    # Each code is uploaded on its own (never from the media cache), then sent by its id.
+    uploads = oa.fake.sent(UPLOAD, ok=True)
+    assert len(uploads) == 3
+    for upload in uploads:
+        assert_qr_png(upload.files["file"], link)
+    sent = pictures(oa.fake.sent(ok=True))[-3:]
+    for upload, message in zip(uploads, sent, strict=True):
+        (element,) = message.message["attachment"]["payload"]["elements"]
+        assert element == {"media_type": "image",
+                           "attachment_id": upload.result["data"]["attachment_id"]}  # fmt: skip
+    assert sent[0].message["text"] == f"Mã mời của bạn:\n{link}"
+    assert sent[1].message["text"] == link
+    assert "text" not in sent[2].message  # the long caption follows as text, link last
+    parts = oa.texts()[-2:]
+    assert all(len(part) <= 2000 for part in parts)
+    assert " ".join(parts) == f"{long_caption}\n{link}"  # split at a space
+    assert await oa.statuses() == ["sent"] * len(await oa.statuses())
+    async with oa.runtime.database.unit_of_work() as uow:
+        assert not (await uow.session.scalars(select(MediaCache))).all()
 
 
 async def test_signatures_and_bad_bodies_get_clear_answers(oa: Harness) -> None:

@@ -49,7 +49,7 @@ def test_a_whole_lesson_emits_progress_events_in_order(engine: Engine) -> None:
     assert answered[0].data == {"option": 1, "correct": False}
     outcome = press(engine, outcome, "A scam")
     finished = [event for event in outcome.events if event.type == "lesson.completed"]
-    assert finished[0].data == {"correct": 1, "answered": 2}
+    assert finished[0].data == {"correct": 1, "answered": 2, "assisted": False}
     assert kinds == ["locale.changed", "lesson.started", "learner.stuck"] or kinds[-2:] == [
         "lesson.started",
         "learner.stuck",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -9,12 +10,15 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
-from bot.engine import phrases
+from bot.engine import QRReply, Reply, TextReply, phrases
+from bot.service import utcnow
+from bot.store import Database
 from tests.conftest import FIXTURE_LESSONS, unavailable
 
 pytestmark = pytest.mark.browser
@@ -51,13 +55,17 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def _database(tmp_path: Path) -> Path:
+    return tmp_path / "x.sqlite3"
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """The real `camtay serve` on a fresh SQLite file and the fixture lessons; its base URL."""
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("CAMTAY_")}
     env |= {
-        "CAMTAY_SQLITE_PATH": str(tmp_path / "x.sqlite3"),
+        "CAMTAY_SQLITE_PATH": str(_database(tmp_path)),
         "CAMTAY_LESSONS_DIR": str(FIXTURE_LESSONS),
     }
     camtay = Path(sys.executable).with_name("camtay")
@@ -163,5 +171,60 @@ def test_a_learner_finishes_a_lesson_on_a_phone(
         expect(page.locator("#log")).not_to_contain_text("Lesson: Lesson two")
         assert any("Lesson two" in label for label in _enabled_buttons(page))
         assert page.input_value("#text") == ""
+    finally:
+        context.close()
+
+
+def _queue(database: Path, visitor: str, replies: list[Reply]) -> list[str]:
+    """Put replies in a visitor's outbox, as a volunteer's action would; their row statuses."""
+
+    async def run() -> list[str]:
+        db = Database(f"sqlite+aiosqlite:///{database}")
+        try:
+            async with db.unit_of_work() as uow:
+                learner = await uow.learners.get("web", visitor)
+                assert learner is not None
+                await uow.outbox.add(learner, replies, utcnow())
+                await uow.commit()
+                return [row.status for row in await uow.outbox.history(learner.id, 0)]
+        finally:
+            await db.dispose()
+
+    # Playwright's sync API keeps an event loop of its own on this thread.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
+def test_a_reply_queued_while_the_page_is_open_appears_by_itself(
+    server: str, browser: Browser, tmp_path: Path
+) -> None:
+    link = "https://tutor.example/chat?ref=Vx7Q2a"
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        page.goto(f"{server}/chat")
+        expect(page.locator(".options button:enabled")).to_have_count(2)
+        bubbles = page.locator(".msg.bot").count()
+        (visitor,) = [c["value"] for c in context.cookies() if c["name"] == "camtay_chat"]
+        tip, invitation = (
+            TextReply(text="A tip from your helper"),
+            QRReply(data=link, caption="Join"),
+        )
+        _queue(_database(tmp_path), visitor, [tip, invitation])
+        # The page polls every 5 s while visible: both arrive within 10 s, each drawn once.
+        expect(page.locator(".msg.bot")).to_have_count(bubbles + 2, timeout=10_000)
+        expect(page.locator(".msg.bot").nth(bubbles)).to_have_text(tip.text)
+        qr = page.locator(".msg.bot img.qr")
+        expect(qr).to_be_visible()
+        assert page.evaluate("img => img.naturalWidth", qr.element_handle()) >= 300
+        anchor = page.locator(".msg.bot a")
+        expect(anchor).to_have_text(link)
+        expect(anchor).to_have_attribute("href", link)
+        page.screenshot(path=tmp_path / "queued.png")
+        page.wait_for_timeout(6_000)  # one more poll: nothing is drawn twice
+        expect(page.locator(".msg.bot")).to_have_count(bubbles + 2)
+        # Fetched means delivered: nothing is left pending.
+        assert "pending" not in _queue(_database(tmp_path), visitor, [])
     finally:
         context.close()

@@ -5,18 +5,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from bot.channels import web
+from bot.engine import QRReply, TextReply
+from bot.service import Outgoing, utcnow
 from bot.settings import Settings
-from bot.wiring import build, migrate_if_embedded
+from bot.store.models import Learner, OutboxMessage
+from bot.wiring import Runtime, build, migrate_if_embedded
 from tests.conftest import FIXTURE_LESSONS
+from tests.qr_check import assert_qr_png
 from webhook.app import create_app
 
 
 @pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
     settings = Settings(
         sqlite_path=tmp_path / "web.sqlite3",
         lessons_dir=FIXTURE_LESSONS,
@@ -24,7 +31,13 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
         redis_url=None,
     )
     migrate_if_embedded(settings)
-    runtime = build(settings)
+    built = build(settings)
+    yield built
+    await built.close()
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(runtime=runtime)
     transport = httpx.ASGITransport(app=app)
     async with (
@@ -34,7 +47,6 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
         page = await http.get("/chat")
         assert page.status_code == 200
         yield http
-    await runtime.close()
 
 
 class Page:
@@ -73,7 +85,8 @@ async def test_a_newcomer_completes_a_lesson(client: httpx.AsyncClient) -> None:
     await page.tap("📘 Lesson one")
     await page.tap("Next")
     await page.tap("I'm stuck")
-    assert "Look for the gear ⚙️." in page.texts[-2]
+    assert "Look for the gear ⚙️." in page.texts[-3]
+    assert "ask a family member" in page.texts[-2]  # no volunteer: where to find help
     await page.tap("Done")
     await page.send(kind="text", text="1")  # typed number = first answer
     await page.tap("A scam")
@@ -191,3 +204,99 @@ async def test_a_chunked_body_over_the_limit_is_refused_before_it_is_all_read(
     )
     assert response.status_code == 413
     assert sent < 100, f"read {sent} KB before refusing"
+
+
+# --- QR codes and replies that arrive while the visitor is idle ------------------------------
+
+LINK = "https://tutor.example/chat?ref=Vx7Q2a&lang=vi"
+
+
+async def test_a_qr_reply_is_drawn_from_a_url_the_page_can_load(client: httpx.AsyncClient) -> None:
+    rendered = web.render(Outgoing(id=7, channel="web", external_id="v",
+                                   reply=QRReply(data=LINK, caption="Mã mời:")))  # fmt: skip
+    assert {k: v for k, v in rendered.items() if k != "url"} == {
+        "id": 7, "kind": "qr", "data": LINK, "caption": "Mã mời:"}  # fmt: skip
+    url = urlsplit(rendered["url"])
+    assert url.path == "/chat/qr.png"
+    assert parse_qs(url.query) == {"data": [LINK]}
+    response = await client.get(rendered["url"])
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    assert response.headers["cache-control"] == "public, max-age=86400"
+    assert_qr_png(response.content, LINK)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?data=", "?other=1", "?data=" + "x" * 301],
+    ids=["no-query", "empty", "no-data", "over-300"],
+)
+async def test_qr_codes_need_data_of_at_most_300_characters(
+    client: httpx.AsyncClient, query: str
+) -> None:
+    response = await client.get(f"/chat/qr.png{query}")
+    assert response.status_code == 422
+    assert "detail" in response.json()
+
+
+async def _visitor(runtime: Runtime, client: httpx.AsyncClient) -> Learner:
+    visitor = client.cookies.get("camtay_chat")
+    assert visitor
+    async with runtime.database.unit_of_work() as uow:
+        learner = await uow.learners.get(web.CHANNEL, visitor)
+    assert learner is not None
+    return learner
+
+
+async def test_the_history_delivers_what_arrived_while_the_visitor_was_idle(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    drawn = await Page(client).send(kind="start", payload="lang_en")
+    seen = drawn[-1]["id"]
+    learner = await _visitor(runtime, client)
+    # A volunteer's tip and invitation, queued by someone else's turn: pending until fetched.
+    async with runtime.database.unit_of_work() as uow:
+        ids = await uow.outbox.add(
+            learner, [TextReply(text="A tip from your helper"), QRReply(data=LINK)], utcnow()
+        )
+        await uow.commit()
+    response = await client.get("/chat/api/history", params={"after": seen})
+    messages = response.json()["messages"]
+    assert [m["id"] for m in messages] == ids
+    assert messages[0]["text"] == "A tip from your helper"
+    assert messages[1]["kind"] == "qr"
+    assert messages[1]["data"] == LINK
+    assert (await client.get(messages[1]["url"])).status_code == 200
+    async with runtime.database.unit_of_work() as uow:
+        rows = (await uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+    assert {row.status for row in rows} == {"sent"}
+    assert all(row.sent_at is not None for row in rows if row.id in ids)
+    # The next poll has nothing new; a reload still redraws everything.
+    after = {"after": ids[-1]}
+    assert (await client.get("/chat/api/history", params=after)).json() == {"messages": []}
+    everything = (await client.get("/chat/api/history")).json()["messages"]
+    assert [m["id"] for m in everything] == [row.id for row in rows]
+
+
+async def test_a_visitor_history_leaves_other_visitors_pending_rows_alone(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    await Page(client).send(kind="start")
+    learner = await _visitor(runtime, client)
+    async with httpx.AsyncClient(
+        transport=client._transport, base_url="http://camtay.test"
+    ) as other:
+        await Page(other).send(kind="start")
+        stranger = await _visitor(runtime, other)
+    async with runtime.database.unit_of_work() as uow:
+        (theirs,) = await uow.outbox.add(stranger, [TextReply(text="not yours")], utcnow())
+        (mine,) = await uow.outbox.add(learner, [TextReply(text="yours")], utcnow())
+        await uow.commit()
+    messages = (await client.get("/chat/api/history", params={"after": 0})).json()["messages"]
+    assert mine in [m["id"] for m in messages]
+    assert theirs not in [m["id"] for m in messages]
+    async with runtime.database.unit_of_work() as uow:
+        rows = (await uow.session.scalars(select(OutboxMessage))).all()
+    statuses = {row.id: row.status for row in rows}
+    assert statuses[theirs] == "pending"
+    assert statuses[mine] == "sent"

@@ -1,0 +1,273 @@
+"""Words for volunteers and the people they help, in every language."""
+
+from __future__ import annotations
+
+from bot.engine.lesson import Text
+
+
+def _t(vi: str, en: str) -> Text:
+    return Text(vi=vi, en=en)
+
+
+CANCEL = _t("❌ Thôi, không gửi", "❌ Never mind")
+CANCELLED = _t("Được rồi. 👍", "All right. 👍")
+BACK_TO_LESSONS = _t("Bạn gõ /menu để quay lại bài học.", "Type /menu to go back to the lessons.")
+
+# --- becoming a volunteer -------------------------------------------------------------------
+
+FORM_NAME = _t(
+    "🙌 Cảm ơn bạn đã giúp người thân học dùng điện thoại an toàn!\n"
+    "Bạn tên là gì? (Người thân sẽ thấy tên này, ví dụ: Minh)",
+    "🙌 Thank you for helping your family learn to use their phones safely!\n"
+    "What is your name? (The people you help will see it, for example: Minh)",
+)
+FORM_SCHOOL = _t(
+    "🏫 Bạn học trường nào, hoặc ở tổ chức nào? (ví dụ: THPT Phan Bội Châu)",
+    "🏫 Which school or organisation are you with? (for example: Phan Boi Chau High School)",
+)
+FORM_CLASS = _t(
+    "📚 Bạn học lớp nào? (ví dụ: 11A2). Không có lớp thì bấm «Không có lớp».",
+    "📚 Which class are you in? (for example: 11A2). No class? Tap «No class».",
+)
+NO_CLASS = _t("➖ Không có lớp", "➖ No class")
+FORM_PROVINCE = _t(
+    "📍 Bạn ở tỉnh, thành phố nào? Gõ tên tỉnh (tên cũ trước khi sáp nhập cũng được).",
+    "📍 Which province or city are you in? Type its name (the name before the merger works too).",
+)
+PROVINCE_SUGGEST = _t(
+    "Mình chưa tìm thấy «{text}». Có phải một trong các tỉnh này không? Hoặc bạn gõ lại nhé.",
+    "I couldn't find «{text}». Is it one of these? Or type it again.",
+)
+PROVINCE_UNKNOWN = _t(
+    "Mình chưa tìm thấy «{text}». Bạn gõ lại tên tỉnh hoặc thành phố nhé (ví dụ: Nghệ An).",
+    "I couldn't find «{text}». Please type the province or city again (for example: Nghe An).",
+)
+FIELD_TOO_SHORT = _t("Bạn gõ giúp mình ít nhất 2 chữ nhé.", "Please type at least 2 letters.")
+FIELD_TOO_LONG = _t(
+    "Dài quá — bạn gõ ngắn hơn, dưới {limit} chữ nhé.",
+    "That's too long — please keep it under {limit} characters.",
+)
+REGISTERED = _t(
+    "🎉 Xong rồi, {name}! Bạn là tình nguyện viên của trường {school}.",
+    "🎉 Done, {name}! You are a volunteer for {school}.",
+)
+INVITATION = _t(
+    "🔑 Mã mời của bạn: {code}\n\n"
+    "Gửi cho bố mẹ, ông bà một trong các cách sau:\n"
+    "{telegram}"
+    "• Trang web: {web}\n"
+    "• Zalo: nhắn cho Cầm Tay dòng chữ «ref {code}»\n"
+    "• Hoặc cho họ quét mã QR bên dưới.\n\n"
+    "Khi người thân học xong bài đầu tiên, mình sẽ báo bạn. Gõ /family để xem họ học đến đâu.",
+    "🔑 Your invitation code: {code}\n\n"
+    "Send it to your parents and grandparents in one of these ways:\n"
+    "{telegram}"
+    "• Web: {web}\n"
+    "• Zalo: send Cầm Tay the words «ref {code}»\n"
+    "• Or let them scan the QR code below.\n\n"
+    "When a family member finishes their first lesson, I'll tell you. Type /family to see how "
+    "they are doing.",
+)
+INVITATION_TELEGRAM = _t("• Telegram: {link}\n", "• Telegram: {link}\n")
+QR_CAPTION = _t(
+    "📷 Quét mã này để bắt đầu học cùng {name}", "📷 Scan this to start learning with {name}"
+)
+NOT_A_VOLUNTEER = _t(
+    "Bạn chưa là tình nguyện viên. Gõ /volunteer để đăng ký và nhận mã mời người thân.",
+    "You are not a volunteer yet. Type /volunteer to sign up and get an invitation code.",
+)
+
+# --- joining with an invitation -------------------------------------------------------------
+
+JOINED = _t(
+    "🤝 Bạn học cùng {name}. {name} sẽ thấy bạn học đến đâu và giúp khi bạn cần. "
+    "Gõ /helper để xem hoặc dừng chia sẻ.",
+    "🤝 You are learning with {name}'s help. {name} will see how you are doing and help when "
+    "you need it. Type /helper to see or stop this.",
+)
+UNKNOWN_CODE = _t(
+    "Mình không tìm thấy mã mời này. Không sao — bạn cứ học ngay nhé! "
+    "Bạn hỏi lại người mời mã đúng rồi gõ «ref» và mã sau.",
+    "I couldn't find that invitation code. No problem — you can start learning now! "
+    "Ask the person who invited you for the right code and type «ref» and the code later.",
+)
+OWN_CODE = _t(
+    "😊 Đây là mã mời của chính bạn — bạn gửi nó cho người thân nhé.",
+    "😊 That's your own invitation code — send it to your family.",
+)
+ALREADY_REFERRED = _t(
+    "Bạn đã có người giúp rồi, nên mã mời này không dùng được nữa. Bạn cứ học tiếp nhé! 😊",
+    "You already joined with someone's invitation, so this code can't be used. Keep learning! 😊",
+)
+VOLUNTEER_JOINED = _t(
+    "👋 Có người thân vừa bắt đầu học bằng mã mời của bạn (trên {channel}). "
+    "Bạn gọi họ là gì? Bấm «Đặt tên» rồi gõ, ví dụ: Bà nội.",
+    "👋 A family member just started learning with your invitation (on {channel}). "
+    "What do you call them? Tap «Name them» and type, for example: Grandma.",
+)
+NAME_THEM = _t("✏️ Đặt tên", "✏️ Name them")
+ASK_NICKNAME = _t(
+    "Bạn gõ tên bạn gọi người này (ví dụ: Bà nội, Mẹ), dưới 40 chữ.",
+    "Type what you call this person (for example: Grandma, Mum), under 40 characters.",
+)
+NICKNAME_SAVED = _t("✅ Đã lưu: {nickname}.", "✅ Saved: {nickname}.")
+ACTIVATED = _t(
+    "🎉 {nickname} vừa học xong bài đầu tiên: «{lesson}». Lời mời của bạn đã được tính. "
+    "Cảm ơn bạn!",
+    "🎉 {nickname} just finished their first lesson: «{lesson}». Your invitation now counts. "
+    "Thank you!",
+)
+
+# --- the family view ------------------------------------------------------------------------
+
+FAMILY_EMPTY = _t(
+    "Chưa có ai học bằng mã mời của bạn. Gõ /volunteer để xem lại mã mời và mã QR.",
+    "No one has joined with your invitation yet. Type /volunteer to see your code and QR again.",
+)
+FAMILY_HEADER = _t("👨‍👩‍👧 Người thân bạn đang giúp:", "👨‍👩‍👧 The family members you help:")
+FAMILY_LESSONS = _t(
+    "✅ Bài đã xong: {done} ({together} học cùng người giúp 👥, {alone} tự học 🙋)",
+    "✅ Lessons done: {done} ({together} with a helper 👥, {alone} on their own 🙋)",
+)
+FAMILY_NOW = _t(
+    "📖 Đang học: «{lesson}», bước {step}/{total}", "📖 Now: «{lesson}», step {step}/{total}"
+)
+FAMILY_IDLE = _t("📖 Chưa mở bài nào", "📖 No lesson open")
+FAMILY_STUCK = _t("🆘 Đang cần giúp ở bước này", "🆘 Stuck at this step now")
+FAMILY_ACTIVE = _t("🕐 Lần cuối: {when}", "🕐 Last active: {when}")
+FAMILY_GAIN = _t(
+    "📈 {module}: {pre_correct}/{pre_total} → {correct}/{total}",
+    "📈 {module}: {pre_correct}/{pre_total} → {correct}/{total}",
+)
+FAMILY_PROMPT = _t(
+    "Gửi một lời động viên? Người thân sẽ thấy tên bạn.",
+    "Send a word of encouragement? They will see your name.",
+)
+ENCOURAGE = _t("💬 Động viên {nickname}", "💬 Encourage {nickname}")
+FAMILY_MEMBER = _t("Người thân {number}", "Family member {number}")
+JUST_NOW = _t("vừa xong", "just now")
+MINUTES_AGO = _t("{count} phút trước", "{count} minutes ago")
+HOURS_AGO = _t("{count} giờ trước", "{count} hours ago")
+YESTERDAY = _t("hôm qua", "yesterday")
+DAYS_AGO = _t("{count} ngày trước", "{count} days ago")
+SCHOOL_BOARD = _t("🏫 Bảng của trường", "🏫 School board")
+
+# --- relayed messages -----------------------------------------------------------------------
+
+ASK_CHEER = _t(
+    "Bạn gõ lời động viên cho {nickname} (dưới {limit} chữ):",
+    "Type your message for {nickname} (under {limit} characters):",
+)
+ASK_TIP = _t(
+    "Bạn gõ lời chỉ cách cho {nickname} (dưới {limit} chữ). Chỉ từng bước ngắn thôi nhé:",
+    "Type your tip for {nickname} (under {limit} characters). Short, one step at a time:",
+)
+RELAY_TOO_LONG = _t(
+    "Tin nhắn dài {length} chữ — bạn rút gọn dưới {limit} chữ rồi gửi lại nhé.",
+    "That message is {length} characters — please shorten it to under {limit} and send again.",
+)
+RELAY_TOO_MANY = _t(
+    "Bạn đã gửi nhiều tin trong giờ này. Bạn nghỉ một chút rồi gửi tiếp nhé.",
+    "You've sent many messages this hour. Please take a short break and send later.",
+)
+RELAY_SENT = _t("✅ Đã gửi cho {nickname}.", "✅ Sent to {nickname}.")
+RELAY_GONE = _t(
+    "Người này không còn chia sẻ việc học với bạn, nên tin nhắn không được gửi.",
+    "This person no longer shares their learning with you, so the message was not sent.",
+)
+CHEER_RELAYED = _t("💌 {name} nhắn bạn: «{text}»", "💌 {name} says: «{text}»")
+TIP_RELAYED = _t(
+    "💡 {name} chỉ bạn: «{text}»\n\nLàm được rồi thì bấm «✅ Xong rồi». Vẫn chưa được thì "
+    "bấm «🆘 Tôi bị kẹt» để hỏi lại.",
+    "💡 {name}'s tip: «{text}»\n\nWhen it works, tap «✅ Done». Still stuck? Tap «🆘 I'm stuck» to "
+    "ask again.",
+)
+
+# --- help at a stuck step -------------------------------------------------------------------
+
+STUCK_ALERT = _t(
+    "🆘 {nickname} đang bị kẹt ở bài «{lesson}», bước {step}/{total}:\n\n«{instruction}»",
+    "🆘 {nickname} is stuck in «{lesson}», step {step}/{total}:\n\n«{instruction}»",
+)
+STUCK_ACTIONS = _t("Bạn giúp thế nào?", "How would you like to help?")
+CALL_THEM = _t("📞 Tôi sẽ gọi điện", "📞 I'll call them")
+SEND_TIP = _t("💬 Gửi lời chỉ cách", "💬 Send a tip")
+CALL_NOTED = _t(
+    "👍 Mình đã báo {nickname} là bạn sẽ gọi.", "👍 I've told {nickname} you will call."
+)
+WILL_CALL = _t(
+    "📞 {name} sẽ gọi điện giúp bạn ngay. Bạn để điện thoại gần bên nhé.",
+    "📞 {name} will call you soon to help. Keep your phone close.",
+)
+HELPER_TOLD = _t(
+    "📨 Mình đã nhắn {name}. {name} sẽ giúp bạn ở bước này.",
+    "📨 I've let {name} know. {name} will help you with this step.",
+)
+HELPER_TOLD_RECENTLY = _t(
+    "📨 {name} đã được báo rồi, bạn chờ một chút nhé.",
+    "📨 {name} has already been told — please wait a little.",
+)
+FIND_HELP = _t(
+    "🙋 Nếu được, bạn nhờ con cháu hoặc người bạn tin tưởng ngồi cạnh chỉ giúp. "
+    "Nếu con cháu là tình nguyện viên, hãy xin mã mời của các em: lần sau bạn bị kẹt, "
+    "mình sẽ nhắn các em giúp bạn.",
+    "🙋 If you can, ask a family member or someone you trust to sit with you. If a young "
+    "family member is a volunteer, ask for their invitation code: next time you're stuck, "
+    "I'll message them for you.",
+)
+REQUEST_ANSWERED = _t(
+    "Yêu cầu này đã xong hoặc không còn của bạn.",
+    "This request is already dealt with, or no longer yours.",
+)
+
+# --- the learner's helper -------------------------------------------------------------------
+
+HELPER_IS = _t(
+    "👥 Người giúp bạn: {name} ({school}). {name} thấy bạn học đến đâu và được báo khi bạn "
+    "bị kẹt.\nBài đã xong: {done} ({together} cùng người giúp, {alone} tự học).",
+    "👥 Your helper: {name} ({school}). {name} sees how you are doing and is told when you are "
+    "stuck.\nLessons done: {done} ({together} with a helper, {alone} on your own).",
+)
+NO_HELPER = _t(
+    "Bạn chưa có người giúp. Nếu con cháu là tình nguyện viên, bạn xin mã mời rồi gõ "
+    "«ref» và mã (ví dụ: ref abc234).",
+    "You don't have a helper yet. If a young family member is a volunteer, ask for their "
+    "invitation code and type «ref» and the code (for example: ref abc234).",
+)
+HELPER_LEFT = _t(
+    "Bạn đã dừng chia sẻ với người giúp. Việc học của bạn vẫn còn nguyên.",
+    "You stopped sharing with your helper. Your lessons are all still here.",
+)
+STOP_SHARING = _t("🚫 Dừng chia sẻ với {name}", "🚫 Stop sharing with {name}")
+KEEP_SHARING = _t("👍 Vẫn chia sẻ", "👍 Keep sharing")
+CONFIRM_STOP = _t(
+    "Dừng chia sẻ thì {name} sẽ không thấy việc học của bạn và không được báo khi bạn bị kẹt "
+    "nữa. Việc này không đổi lại được. Bạn chắc chứ?",
+    "If you stop, {name} will no longer see your lessons or be told when you are stuck. This "
+    "can't be undone. Are you sure?",
+)
+YES_STOP = _t("🚫 Đúng, dừng chia sẻ", "🚫 Yes, stop sharing")
+STOPPED = _t(
+    "Đã dừng. {name} không còn thấy việc học của bạn nữa. Bạn vẫn học tiếp bình thường.",
+    "Done. {name} can no longer see your learning. You can keep learning as before.",
+)
+KEPT = _t("👍 {name} vẫn đồng hành cùng bạn.", "👍 {name} is still with you.")
+
+# --- school boards --------------------------------------------------------------------------
+
+BOARD_HEADER = _t(
+    "🏫 {school} ({province})\nLớp · tình nguyện viên · người thân đã mời · đã học xong bài đầu · "
+    "chủ đề đã hoàn thành",
+    "🏫 {school} ({province})\nClass · volunteers · family invited · finished a first lesson · "
+    "topics completed",
+)
+BOARD_ROW = _t(
+    "• {class_name}: {volunteers} · {referred} · {activated} · {modules}",
+    "• {class_name}: {volunteers} · {referred} · {activated} · {modules}",
+)
+BOARD_TOTAL = _t(
+    "Cả trường — người thân đã học xong bài đầu: {activated}; chủ đề đã hoàn thành: {modules}. 👏",
+    "Whole school — family members past their first lesson: {activated}; topics completed: "
+    "{modules}. 👏",
+)
+NO_CLASS_NAME = _t("(không lớp)", "(no class)")
