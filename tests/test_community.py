@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
+from PIL import Image
 from sqlalchemy import func, select
 
 from bot.community import Community, Links
 from bot.community.service import RELAY_LIMIT, RELAYS_RECEIVED_PER_HOUR
+from bot.content import load
 from bot.engine import (
     Choice,
     ChoicesReply,
@@ -27,7 +31,7 @@ from bot.locks import MemoryLocks
 from bot.service import Collector, Inbound, Tutor
 from bot.store import Database
 from bot.store.models import EventRecord, HelpRequest, LessonProgress, Referral, Volunteer
-from tests.conftest import Clock
+from tests.conftest import FIXTURE_LESSONS, Clock
 
 
 def words(replies: list[Reply]) -> str:
@@ -460,3 +464,41 @@ async def test_school_boards_count_activations_and_completed_topics(tutor: Tutor
     assert "• 12A1: 1 · 0 · 0 · 0" in board
     assert "past their first lesson: 1; topics completed: 1" in board
     assert "0 · 0 · 0" in words(await other.type("/board"))
+
+
+async def test_the_stuck_alert_carries_the_steps_picture(
+    database: Database, clock: Clock, tmp_path: Path
+) -> None:
+    lessons = tmp_path / "lessons"
+    shutil.copytree(FIXTURE_LESSONS, lessons)
+    first = lessons / "demo" / "first.yaml"
+    first.write_text(
+        first.read_text(encoding="utf-8").replace(
+            "    instruction: {vi: Mở Cài đặt., en: Open Settings.}\n",
+            "    instruction: {vi: Mở Cài đặt., en: Open Settings.}\n"
+            "    picture: demo/settings.png\n",
+        ),
+        encoding="utf-8",
+    )
+    (lessons / "assets" / "demo").mkdir()
+    Image.new("RGB", (64, 64), "white").save(lessons / "assets" / "demo" / "settings.png")
+    catalog, problems = load(lessons)
+    assert problems == []
+    assert catalog is not None
+    tutor = Tutor(engine=Engine(catalog), database=database, locks=MemoryLocks(), clock=clock)
+    minh = Person(tutor, "telegram", "1")
+    code = await volunteer_signs_up(minh)
+    grandma = Person(tutor, "zalo_bot", "g")
+    await grandma.send(Start(payload=f"ref_{code}"))
+    await grandma.tap("English")
+    await grandma.tap("📘 Demo")
+    await grandma.tap("📘 Lesson one")
+    await grandma.tap("Next")
+    await grandma.send(Stuck())
+    alert = await minh.inbox()
+    assert [type(reply).__name__ for reply in alert[-3:]] == [
+        "TextReply",
+        "PictureReply",
+        "ChoicesReply",
+    ]
+    assert "[picture demo/settings.png]" in words(alert)
