@@ -1,0 +1,1 @@
+"""The admin API (`/admin/api/v1`) and dashboard (`/admin`): reports, exports, broadcasts."""

@@ -215,6 +215,107 @@ def worker() -> None:
     asyncio.run(main())
 
 
+admin_app = typer.Typer(help="Admin API tokens.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+
+@admin_app.command("create-token")
+def admin_create_token(
+    role: Annotated[str, typer.Option(help="admin, analyst or viewer")],
+    name: Annotated[str, typer.Option(help="Who will use it (shown in the audit log)")] = "admin",
+    province: Annotated[str | None, typer.Option(help="A viewer's province (name or code)")] = None,
+    school: Annotated[str | None, typer.Option(help="A viewer's school, within --province")] = None,
+) -> None:
+    """Make a token and print it once; only its hash is kept."""
+    from admin.audit import record
+    from admin.auth import CLI, TokenError, create_token
+    from bot.wiring import build, migrate_if_embedded
+
+    settings = _settings()
+    migrate_if_embedded(settings)
+
+    async def main() -> str:
+        runtime = build(settings)
+        try:
+            async with runtime.database.unit_of_work() as uow:
+                now = runtime.tutor.clock()
+                row, token = await create_token(
+                    uow, role=role, name=name, province=province, school=school, now=now
+                )
+                await record(uow, CLI, "token.create", now, token=row.id, role=role,
+                             name=name, province=row.province, school=school)  # fmt: skip
+                await uow.commit()
+                return token
+        finally:
+            await runtime.close()
+
+    try:
+        token = asyncio.run(main())
+    except TokenError as error:
+        raise typer.BadParameter(str(error)) from None
+    typer.echo(token)
+    typer.echo("Keep it secret: it is shown only this once.", err=True)
+
+
+@admin_app.command("list-tokens")
+def admin_list_tokens() -> None:
+    """Every token: id, role, scope, name, last used, revoked."""
+    from sqlalchemy import select
+
+    from bot.store.models import AdminToken
+    from bot.wiring import build
+
+    settings = _settings()
+
+    async def main() -> list[str]:
+        runtime = build(settings)
+        try:
+            async with runtime.database.unit_of_work() as uow:
+                rows = (await uow.session.scalars(select(AdminToken).order_by(AdminToken.id))).all()
+        finally:
+            await runtime.close()
+        return [
+            f"{row.id}\t{row.role}\t{row.province or '*'}\t{row.school or '*'}\t{row.name}\t"
+            f"{row.last_used_at or '-'}\t{'revoked' if row.revoked_at else 'active'}"
+            for row in rows
+        ]
+
+    for line in asyncio.run(main()):
+        typer.echo(line)
+
+
+@admin_app.command("revoke-token")
+def admin_revoke_token(
+    token_id: Annotated[int, typer.Argument(help="The id from list-tokens")],
+) -> None:
+    """Stop a token working at once."""
+    from admin.audit import record
+    from admin.auth import CLI
+    from bot.store.models import AdminToken
+    from bot.wiring import build
+
+    settings = _settings()
+
+    async def main() -> bool:
+        runtime = build(settings)
+        try:
+            async with runtime.database.unit_of_work() as uow:
+                row = await uow.session.get(AdminToken, token_id)
+                if row is None:
+                    return False
+                now = runtime.tutor.clock()
+                row.revoked_at = row.revoked_at or now
+                await record(uow, CLI, "token.revoke", now, token=token_id)
+                await uow.commit()
+                return True
+        finally:
+            await runtime.close()
+
+    if not asyncio.run(main()):
+        raise typer.BadParameter(f"no token {token_id}")
+    typer.echo(f"token {token_id} revoked")
+
+
 volunteers_app = typer.Typer(help="Volunteers and the people they bring in.", no_args_is_help=True)
 app.add_typer(volunteers_app, name="volunteers")
 

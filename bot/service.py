@@ -17,6 +17,7 @@ from bot.engine import (
     Engine,
     Event,
     Input,
+    Outcome,
     Reply,
     Start,
     State,
@@ -201,6 +202,7 @@ class Tutor:
                 await uow.states.save(person, outcome.state.model_dump(mode="json"), now)
                 await uow.events.append(person, outcome.events, now)
                 await uow.progress.apply(person, outcome.events, now)
+                await uow.learners.reach(person, self._milestones(outcome), now)
                 notes_after = (
                     [] if context is None else await self.community.after(context, state, outcome)
                 )
@@ -211,6 +213,21 @@ class Tutor:
             learner.unreachable_at = None  # they just wrote to us
             await uow.commit()
             return TurnResult(learner_id=learner.id, duplicate=False, outbox_ids=tuple(ids))
+
+    def _milestones(self, outcome: Outcome) -> list[str]:
+        """The report milestones this turn may have reached (each is stamped only once)."""
+        types = {event.type for event in outcome.events}
+        reached = ["started_at"] if "lesson.started" in types else []
+        if "lesson.completed" in types:
+            reached.append("first_lesson_at")
+            catalog = self.engine.catalog
+            done = set(outcome.state.completed)
+            if any(set(module.lessons) <= done for module in catalog.modules):
+                reached.append("first_module_at")
+            core = catalog.core_modules
+            if core and all(set(module.lessons) <= done for module in core):
+                reached.append("equipped_at")
+        return reached
 
     async def _link(
         self,

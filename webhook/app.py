@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from admin import dashboard
+from admin.api import PREFIX, attach, create_admin_api
 from bot.locks import LockTimeout
 from bot.settings import Settings
 from bot.wiring import Runtime, build
@@ -27,6 +29,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         own = runtime is None
         current: Runtime = runtime if runtime is not None else build(settings)
         app.state.runtime = current
+        attach(admin_api, current)
         stop = asyncio.Event()
         worker = None
         if current.settings.embedded_worker and current.channels:
@@ -64,4 +67,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(telegram.router)
     app.include_router(zalo_bot.router)
     app.include_router(zalo_oa.router)
+    app.include_router(dashboard.router)
+    admin_api = create_admin_api(settings)
+    app.mount(PREFIX, admin_api)
     return app

@@ -294,6 +294,7 @@ class Community:
                 [Event(type="volunteer.registered", data={"province": volunteer.province})],
                 ctx.now,
             )
+            await uow.learners.place(ctx.person, volunteer.province, volunteer.school_key)
         ctx.account.aside = None
         welcome = p.REGISTERED(ctx.locale).format(name=volunteer.name, school=volunteer.school)
         return [TextReply(text=welcome), *self._invitation(ctx, volunteer)]
@@ -335,6 +336,7 @@ class Community:
             )
             return note
         await uow.volunteers.join(ctx.person, volunteer, ctx.now)
+        await uow.learners.place(ctx.person, volunteer.province, volunteer.school_key)
         await uow.events.append(
             ctx.person,
             [Event(type="referral.joined", data={"volunteer": volunteer.id})],

@@ -309,6 +309,9 @@ class Module(_Strict):
     lessons: Annotated[list[str], Field(min_length=1)]
     pre_check: Annotated[list[CheckItem], Field(min_length=3, max_length=5)]
     post_check: Annotated[list[CheckItem], Field(min_length=3, max_length=5)]
+    core: bool = False
+    """A core module: a learner who completes every core module counts as "equipped" with
+    basic digital skills in the admin reports. This flag is the one place that defines it."""
 
     @model_validator(mode="after")
     def _checks_match(self) -> Module:
@@ -354,6 +357,15 @@ class Catalog:
 
     def lesson(self, lesson_id: str) -> Lesson | None:
         return self.lessons.get(lesson_id)
+
+    @property
+    def core_modules(self) -> list[Module]:
+        """The modules whose completion makes a learner "equipped" (see Module.core)."""
+        return [module for module in self.modules if module.core]
+
+    def module_of(self, lesson_id: str) -> Module | None:
+        lesson = self.lessons.get(lesson_id)
+        return None if lesson is None else self._modules.get(lesson.module)
 
     def module(self, module_id: str) -> Module | None:
         return self._modules.get(module_id)

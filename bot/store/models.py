@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -71,7 +72,10 @@ class Learner(Base):
     """A person on one channel. Only what teaching needs: no phone number, no real name."""
 
     __tablename__ = "learners"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        Index("ix_learners_province_school_key_id", "province", "school_key", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(20))
@@ -89,6 +93,17 @@ class Learner(Base):
     """Another channel's account whose progress this one shares (linked with /link)."""
     aside: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     """A short exchange outside the lessons this account is in (a form, a tip being typed)."""
+    # Where the person learns, for reports and scoped admins: their volunteer's province and
+    # school when they joined with an invitation. Kept on the person's row only.
+    province: Mapped[str | None] = mapped_column(String(40))
+    school_key: Mapped[str | None] = mapped_column(String(120))
+    # Milestones, set once on the person's row, in the turn that reaches them.
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """First lesson opened."""
+    first_lesson_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_module_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    equipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """Every core module completed (Module.core)."""
 
 
 class ConversationState(Base):
@@ -176,6 +191,10 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = _ts()
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    broadcast_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="SET NULL"), index=True
+    )
+    """The announcement this message belongs to, if any."""
 
 
 class LinkCode(Base):
@@ -281,3 +300,143 @@ class HelpRequest(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """When the learner got past the step."""
+
+
+# --- admin ------------------------------------------------------------------------------------
+
+
+class AdminToken(Base):
+    """An admin API token; only its SHA-256 is stored, the token is shown once."""
+
+    __tablename__ = "admin_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(12))
+    """admin | analyst | viewer"""
+    province: Mapped[str | None] = mapped_column(String(40))
+    school_key: Mapped[str | None] = mapped_column(String(120))
+    school: Mapped[str | None] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = _ts()
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuditEntry(Base):
+    """Who exported, broadcast or changed a token, and when; never deleted by the app."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = _ts()
+    token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_tokens.id", ondelete="SET NULL"), index=True
+    )
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class Broadcast(Base):
+    """An announcement to a segment of learners, sent through the outbox at the platforms' pace."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = _ts()
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("admin_tokens.id", ondelete="SET NULL"))
+    author: Mapped[str] = mapped_column(String(80))
+    text_vi: Mapped[str] = mapped_column(String(2000))
+    text_en: Mapped[str] = mapped_column(String(2000))
+    segment: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    """province, school, module status, inactive days: what chose the learners."""
+    status: Mapped[str] = mapped_column(String(12), default="draft")
+    """draft | queued (messages in the outbox) | cancelled"""
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# --- report rollups ---------------------------------------------------------------------------
+# Refreshed from the source tables by admin/rollups.py; every report at province or national
+# level reads these, so it answers in milliseconds however many learners there are.
+
+
+class ReportProgress(Base):
+    """Milestones reached per month by people of one place and channel."""
+
+    __tablename__ = "report_progress"
+    __table_args__ = (Index("ix_report_progress_province_month", "province", "month"),)
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    """YYYY-MM, in Vietnam's time."""
+    province: Mapped[str] = mapped_column(String(40), primary_key=True)
+    school_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    registered: Mapped[int] = mapped_column(Integer, default=0)
+    started: Mapped[int] = mapped_column(Integer, default=0)
+    completed_lesson: Mapped[int] = mapped_column(Integer, default=0)
+    completed_module: Mapped[int] = mapped_column(Integer, default=0)
+    equipped: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportLesson(Base):
+    """Per province and lesson: people who started and completed it, and the median time."""
+
+    __tablename__ = "report_lessons"
+
+    province: Mapped[str] = mapped_column(String(40), primary_key=True)
+    lesson_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started: Mapped[int] = mapped_column(Integer, default=0)
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    median_seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class ReportStep(Base):
+    """Per province, lesson and step: how many reached the step, and stuck taps there."""
+
+    __tablename__ = "report_steps"
+
+    province: Mapped[str] = mapped_column(String(40), primary_key=True)
+    lesson_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reached: Mapped[int] = mapped_column(Integer, default=0)
+    stuck: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportAnswer(Base):
+    """Per province, quiz or drill item and option: how often it was chosen."""
+
+    __tablename__ = "report_answers"
+
+    province: Mapped[str] = mapped_column(String(40), primary_key=True)
+    lesson_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    step_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    option: Mapped[str] = mapped_column(String(20), primary_key=True)
+    """The option's index in the lesson file, or a drill verdict."""
+    correct: Mapped[bool] = mapped_column(Boolean, default=False)
+    answers: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportGain(Base):
+    """Per province and module: people with both checks, and their summed scores."""
+
+    __tablename__ = "report_gain"
+
+    province: Mapped[str] = mapped_column(String(40), primary_key=True)
+    module_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    learners: Mapped[int] = mapped_column(Integer, default=0)
+    pre_correct: Mapped[int] = mapped_column(Integer, default=0)
+    pre_total: Mapped[int] = mapped_column(Integer, default=0)
+    post_correct: Mapped[int] = mapped_column(Integer, default=0)
+    post_total: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportMeta(Base):
+    """When the rollups were last refreshed, and how far into the event log."""
+
+    __tablename__ = "report_meta"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = _ts()

@@ -74,6 +74,20 @@ class LearnerRepository:
         account.person_id = person_id
         await self.session.flush()
 
+    async def place(self, person: int, province: str, school_key: str | None) -> None:
+        """Where a person learns, for reports; set once, from their volunteer's school."""
+        await self.session.execute(
+            update(Learner)
+            .where(Learner.id == person, Learner.province.is_(None))
+            .values(province=province, school_key=school_key)
+        )
+
+    async def reach(self, person: int, milestones: Sequence[str], now: datetime) -> None:
+        """Stamp milestones (started_at, first_lesson_at, …) the first time they are reached."""
+        if milestones:
+            columns = {name: func.coalesce(getattr(Learner, name), now) for name in milestones}
+            await self.session.execute(update(Learner).where(Learner.id == person).values(columns))
+
     async def set_unreachable(self, channel: str, external_id: str, at: datetime | None) -> None:
         """Record that the learner blocked the bot (a time) or came back (None)."""
         await self.session.execute(

@@ -1,0 +1,7 @@
+"""Admin API: learners."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["learners"])
