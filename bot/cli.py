@@ -207,9 +207,14 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signal_number, stop.set)
+        from admin.background import keep_current
+
+        upkeep = asyncio.create_task(keep_current(runtime, stop), name="admin-upkeep")
         try:
             await runtime.worker.run(stop)
         finally:
+            stop.set()
+            await upkeep
             await runtime.close()
 
     asyncio.run(main())

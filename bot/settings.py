@@ -71,6 +71,9 @@ class Settings(BaseSettings):
         default=0, description="proactive messages a month allowed outside the 48-hour window"
     )
 
+    report_refresh_seconds: float = Field(
+        default=300, ge=0, description="how often report rollups are recomputed; 0: never"
+    )
     embedded_worker: bool = Field(
         default=True, description="`camtay serve` also sends from the outbox (no separate worker)"
     )

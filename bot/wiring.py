@@ -54,6 +54,8 @@ class Runtime:
     worker: OutboxWorker
     channels: dict[str, PushChannel] = field(default_factory=dict)
     """Push channels by name ("telegram", "zalo_bot", "zalo_oa"), only those configured."""
+    content_version: str = ""
+    """The lesson library's version this process teaches from, once reloaded by an admin."""
 
     @property
     def telegram(self) -> Telegram | None:

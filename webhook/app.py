@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from admin import dashboard
 from admin.api import PREFIX, attach, create_admin_api
+from admin.background import keep_current
 from bot.locks import LockTimeout
 from bot.settings import Settings
 from bot.wiring import Runtime, build
@@ -34,12 +35,17 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         worker = None
         if current.settings.embedded_worker and current.channels:
             worker = asyncio.create_task(current.worker.run(stop), name="outbox-worker")
+        upkeep = None
+        if current.settings.report_refresh_seconds > 0:
+            upkeep = asyncio.create_task(keep_current(current, stop), name="admin-upkeep")
         try:
             yield
         finally:
             stop.set()
             if worker is not None:
                 await worker
+            if upkeep is not None:
+                await upkeep
             if own:
                 await current.close()
 

@@ -440,3 +440,20 @@ class ReportMeta(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = _ts()
+
+
+class ReportVolunteer(Base):
+    """Per volunteer: people referred, started, activated (first lesson), completed a module."""
+
+    __tablename__ = "report_volunteers"
+    __table_args__ = (Index("ix_report_volunteers_province_school_key", "province", "school_key"),)
+
+    volunteer_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    province: Mapped[str] = mapped_column(String(40))
+    school_key: Mapped[str] = mapped_column(String(120))
+    school: Mapped[str] = mapped_column(String(120))
+    class_name: Mapped[str] = mapped_column(String(20))
+    referred: Mapped[int] = mapped_column(Integer, default=0)
+    started: Mapped[int] = mapped_column(Integer, default=0)
+    activated: Mapped[int] = mapped_column(Integer, default=0)
+    completed_module: Mapped[int] = mapped_column(Integer, default=0)
