@@ -23,6 +23,7 @@ from bot.locks import MemoryLocks
 from bot.service import Tutor
 from bot.store import Database
 from bot.store.migrate import upgrade
+from bot.store.models import Base
 from bot.store.scratch import create_scratch, drop_scratch, execute
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,10 +31,8 @@ FIXTURE_LESSONS = Path(__file__).resolve().parent / "fixtures" / "lessons"
 POSTGRES_URL = os.environ.get("CAMTAY_TEST_POSTGRES_URL", "")
 REDIS_URL = os.environ.get("CAMTAY_TEST_REDIS_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"
-TABLES = (
-    "outbox, events, lesson_progress, conversation_states, processed_updates, media_cache, "
-    "link_codes, platform_tokens, learners"
-)
+TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)
+"""Every table, emptied between tests on PostgreSQL."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
