@@ -8,6 +8,7 @@ computed live from that school's learners, which are few.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -490,6 +491,23 @@ async def volunteers_report(
 
 # --- routes ---------------------------------------------------------------------------------
 
+ProvinceFilter = Annotated[
+    str | None,
+    Query(max_length=60, description="Only this province (a code or a name, old names too)"),
+]
+
+
+def narrowed(who: Principal, province: str | None) -> Principal:
+    """The caller limited to one province: 422 for an unknown one, 403 outside their scope."""
+    if province is None:
+        return who
+    place = provinces.by_code(province) or provinces.find(province)
+    if place is None:
+        raise HTTPException(422, f"no province called {province!r}")
+    if not who.allows(place.code, who.school_key):
+        raise HTTPException(403, "that province is outside this token's scope")
+    return replace(who, province=place.code)
+
 
 @router.get("/reports/progress", response_model=ProgressReport)
 async def get_progress(
@@ -499,6 +517,7 @@ async def get_progress(
     period: Period = "month",
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
+    province: ProvinceFilter = None,
 ) -> ProgressReport:
     """Learners registered, started, completed a lesson and a module, and equipped, by period."""
     if start is not None and end is not None and end < start:
@@ -507,7 +526,7 @@ async def get_progress(
     async with runtime.database.unit_of_work() as uow:
         return await progress_report(
             uow,
-            who,
+            narrowed(who, province),
             catalog=runtime.catalog,
             group_by=group_by,
             period=period,
@@ -517,19 +536,21 @@ async def get_progress(
 
 
 @router.get("/reports/lessons", response_model=LessonsReport)
-async def get_lessons(request: Request, who: Anyone) -> LessonsReport:
+async def get_lessons(
+    request: Request, who: Anyone, province: ProvinceFilter = None
+) -> LessonsReport:
     """Per lesson: the step funnel, completion, median time, stuck hot-spots, item difficulty."""
     runtime = runtime_of(request)
     async with runtime.database.unit_of_work() as uow:
-        return await lessons_report(uow, who, runtime.catalog)
+        return await lessons_report(uow, narrowed(who, province), runtime.catalog)
 
 
 @router.get("/reports/learning-gain", response_model=GainReport)
-async def get_gain(request: Request, who: Anyone) -> GainReport:
+async def get_gain(request: Request, who: Anyone, province: ProvinceFilter = None) -> GainReport:
     """Per module: the pre-check and post-check scores of people who took both."""
     runtime = runtime_of(request)
     async with runtime.database.unit_of_work() as uow:
-        return await gain_report(uow, who, runtime.catalog)
+        return await gain_report(uow, narrowed(who, province), runtime.catalog)
 
 
 @router.get("/volunteers", response_model=VolunteersReport)
@@ -538,11 +559,12 @@ async def get_volunteers(
     who: Anyone,
     by: VolunteerGroup = "volunteer",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    province: ProvinceFilter = None,
 ) -> VolunteersReport:
     """The leaderboard and funnel: referred, started, activated, completed a module."""
     runtime = runtime_of(request)
     async with runtime.database.unit_of_work() as uow:
-        return await volunteers_report(uow, who, by=by, limit=limit)
+        return await volunteers_report(uow, narrowed(who, province), by=by, limit=limit)
 
 
 class Refreshed(BaseModel):

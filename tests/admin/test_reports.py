@@ -155,6 +155,33 @@ async def test_a_province_viewer_sees_only_their_province(
     assert (await get(client, other, "/reports/lessons"))["lessons"][0]["started"] == 0
 
 
+async def test_an_admin_narrows_any_report_to_one_province(
+    client: httpx.AsyncClient, make_token: MakeToken, data: dict[str, Any]
+) -> None:
+    """How many in Nghệ An completed a module this quarter, and where do they get stuck?"""
+    admin = await make_token("admin")
+    quarter = await get(
+        client, admin, "/reports/progress", period="quarter", province="Nghệ An",
+        **{"from": "2026-01-01", "to": "2026-03-31"},
+    )  # fmt: skip
+    assert [(r["group"], r["period"], r["completed_module"]) for r in quarter["rows"]] == [
+        ("nghe-an", "2026-Q1", 1)
+    ]
+    lessons = await get(client, admin, "/reports/lessons", province="nghe-an")
+    first = lessons["lessons"][0]
+    assert [step["stuck"] for step in first["steps"]] == [0, 1, 0, 0]
+    assert (first["started"], first["completed"]) == (2, 1)
+    viewer = await make_token("viewer", province="ha-noi")
+    outside = await client.get(
+        f"{API}/reports/lessons", headers=bearer(viewer), params={"province": "nghe-an"}
+    )
+    assert outside.status_code == 403
+    unknown = await client.get(
+        f"{API}/reports/lessons", headers=bearer(admin), params={"province": "Atlantis"}
+    )
+    assert unknown.status_code == 422
+
+
 async def test_lesson_funnel_times_stuck_spots_and_item_difficulty(
     client: httpx.AsyncClient, make_token: MakeToken, data: dict[str, Any]
 ) -> None:
