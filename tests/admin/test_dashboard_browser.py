@@ -1,0 +1,214 @@
+"""End to end in a real browser: an admin signs in and reads the dashboard's charts.
+
+The data set is made through the real tutor (tests/admin/test_dashboard.py's `seed`), the rollups
+are refreshed, and the real `camtay serve` serves it from the same SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+
+from admin import charts
+from admin.auth import create_token
+from bot.settings import Settings
+from bot.store.migrate import upgrade
+from bot.wiring import build
+from tests.admin.test_dashboard import seed
+from tests.conftest import FIXTURE_LESSONS, Clock, unavailable
+from tests.webhook.test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PHONE,
+    STARTUP_SECONDS,
+    _free_port,
+    _healthy,
+)
+
+pytestmark = pytest.mark.browser
+
+LAPTOP: ViewportSize = {"width": 1280, "height": 900}
+CHARTS = ("chart-progress", "chart-funnel", "chart-gain", "chart-volunteers")
+MIN_INK = 400
+"""Non-white pixels a drawn chart has at the least (its bars, lines and words)."""
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return (int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16))
+
+
+def _prepare(database: Path) -> str:
+    """Seed the database through the tutor, refresh the rollups; an admin token for it."""
+
+    async def run() -> str:
+        url = f"sqlite+aiosqlite:///{database}"
+        upgrade(url)
+        runtime = build(Settings(database_url=url, redis_url=None, lessons_dir=FIXTURE_LESSONS))
+        clock = Clock()
+        runtime.tutor.clock = clock
+        try:
+            await seed(runtime, clock)
+            async with runtime.database.unit_of_work() as uow:
+                _, token = await create_token(uow, role="admin", name="Chị Hoa", now=clock())
+                await uow.commit()
+            return token
+        finally:
+            await runtime.close()
+
+    # Playwright's sync API may hold an event loop on this thread: seed on another.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """The real `camtay serve` on the seeded SQLite file: its base URL and an admin token."""
+    database = tmp_path / "x.sqlite3"
+    token = _prepare(database)
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CAMTAY_")}
+    env |= {"CAMTAY_SQLITE_PATH": str(database), "CAMTAY_LESSONS_DIR": str(FIXTURE_LESSONS)}
+    camtay = Path(sys.executable).with_name("camtay")
+    log_path = tmp_path / "server.log"
+    url = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        # cwd=tmp_path keeps a developer's .env (which might name PostgreSQL) out of the test.
+        process = subprocess.Popen(
+            [str(camtay), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + STARTUP_SECONDS
+            while not _healthy(url):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"camtay serve did not come up:\n{log_path.read_text()}")
+                time.sleep(0.1)
+            yield url, token
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        unavailable("chromium is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _picture(page: Page, selector: str) -> Image.Image:
+    return Image.open(io.BytesIO(page.locator(selector).screenshot())).convert("RGB")
+
+
+def _ink(image: Image.Image) -> int:
+    """Pixels that are not (nearly) white."""
+    grey = image.convert("L")
+    return sum(count for level, count in enumerate(grey.histogram()) if level < 235)
+
+
+def _has_colour(image: Image.Image, colour: str, tolerance: int = 24) -> bool:
+    want = _rgb(colour)
+    for _, rgb in image.getcolors(maxcolors=image.width * image.height) or []:
+        assert isinstance(rgb, tuple)  # an RGB picture's colours are triples
+        if all(
+            abs(channel - target) <= tolerance for channel, target in zip(rgb, want, strict=True)
+        ):
+            return True
+    return False
+
+
+def test_an_admin_signs_in_and_reads_the_charts(
+    served: tuple[str, str], browser: Browser, tmp_path: Path
+) -> None:
+    url, token = served
+    context = browser.new_context(viewport=LAPTOP)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        page.goto(f"{url}/admin")
+        expect(page).to_have_url(f"{url}/admin/login")  # not signed in yet
+        expect(page.locator("h1")).to_have_text("Đăng nhập")
+        page.fill("#token", "camtay_wrong")
+        page.click("button[type=submit]")
+        expect(page.locator(".error")).to_be_visible()
+        page.fill("#token", token)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(f"{url}/admin")
+        assert token not in page.url
+        cookie = next(c for c in context.cookies() if c["name"] == "camtay_admin")
+        assert cookie["httpOnly"]
+        assert cookie["sameSite"] == "Strict"
+        assert page.evaluate("document.cookie") == ""  # out of reach of any script
+
+        expect(page.locator("#overview-heading")).to_contain_text("Tổng quan")
+        for chart in CHARTS:
+            expect(page.locator(f"#{chart}")).to_be_visible()
+        page.screenshot(path=tmp_path / "overview.png", full_page=True)
+        for chart in CHARTS:
+            picture = _picture(page, f"#{chart}")
+            picture.save(tmp_path / f"{chart}.png")
+            assert picture.width > 300, chart
+            assert _ink(picture) > MIN_INK, chart
+            assert len(picture.getcolors(maxcolors=1 << 20) or []) >= 2, chart
+        # The marks are in the colours they were drawn in: green lines and bars, red hot spots.
+        assert _has_colour(_picture(page, "#chart-progress"), charts.PALETTE[0])
+        assert _has_colour(_picture(page, "#chart-funnel"), charts.HOT)
+        assert _has_colour(_picture(page, "#chart-gain"), charts.PALETTE[1])
+        assert _has_colour(_picture(page, "#chart-volunteers"), charts.PALETTE[0])
+        # Hovering a bar shows its numbers: each mark carries a <title>.
+        hot = page.locator("#chart-funnel g.hot title").first
+        expect(hot).to_contain_text("Mở Cài đặt")
+
+        # A lesson from the table draws its own steps.
+        page.locator("#table-lessons a", has_text="Bài hai").click()
+        expect(page.locator("#funnel")).to_contain_text("Bài hai")
+        expect(page.locator("#chart-funnel")).to_be_visible()
+
+        page.click("#switch-language")
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        expect(page.locator("#lessons-heading")).to_have_text("Where people get stuck")
+        expect(page.locator("#gain-heading")).to_have_text("Learning gain")
+        page.goto(f"{url}/admin")  # the language is remembered
+        expect(page.locator("#progress-heading")).to_have_text("Progress over time")
+        page.screenshot(path=tmp_path / "overview-en.png", full_page=True)
+
+        # On a phone the page fits the screen: the charts shrink, wide tables scroll by themselves.
+        page.set_viewport_size(PHONE)
+        page.reload()
+        for chart in CHARTS:
+            expect(page.locator(f"#{chart}")).to_be_visible()
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 1
+        page.screenshot(path=tmp_path / "overview-phone.png", full_page=True)
+
+        page.get_by_role("link", name="Sign out").click()
+        expect(page).to_have_url(f"{url}/admin/login")
+        page.goto(f"{url}/admin")
+        expect(page).to_have_url(f"{url}/admin/login")
+    finally:
+        context.close()
