@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 
+from admin.broadcasts import resume
 from admin.content import follow
 from admin.rollups import refresh_rollups, refreshed_at
 from bot.wiring import Runtime
@@ -26,10 +27,12 @@ async def refresh_if_stale(runtime: Runtime) -> bool:
 
 
 async def keep_current(runtime: Runtime, stop: asyncio.Event) -> None:
-    """Until `stop`: follow library reloads, and refresh stale rollups (one process at a time)."""
+    """Until `stop`: follow library reloads, finish broadcasts left half-queued, and refresh
+    stale rollups (one process at a time)."""
     while not stop.is_set():
         try:
             await follow(runtime)
+            await resume(runtime)
             if runtime.settings.report_refresh_seconds > 0:
                 await refresh_if_stale(runtime)
         except Exception:  # a bad cycle must not end the loop; it is logged and retried

@@ -8,6 +8,7 @@ at each platform's pace, replies to learners first (broadcasts have the bulk pri
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -53,6 +54,7 @@ from bot.store.models import (
     OutboxMessage,
     UTCDateTime,
 )
+from bot.wiring import Runtime
 
 router = APIRouter(tags=["broadcasts"])
 
@@ -247,9 +249,10 @@ class BroadcastOut(Documented):
     text_vi: str
     text_en: str
     segment: SegmentOut
-    status: Literal["draft", "queued", "cancelled"]
+    status: Literal["draft", "queueing", "queued"]
+    """queueing: messages are being written to the outbox (large segments, in batches)."""
     recipients: int
-    """Messages queued (one per person)."""
+    """Messages queued so far (one per person)."""
     queued_at: datetime | None
     counts: Counts
 
@@ -277,12 +280,8 @@ async def counts(uow: UnitOfWork, ids: list[int]) -> dict[int, Counts]:
 
 
 def out(row: Broadcast, tally: Counts) -> BroadcastOut:
-    status: Literal["draft", "queued", "cancelled"] = (
-        "queued"
-        if row.status == "queued"
-        else "cancelled"
-        if row.status == "cancelled"
-        else "draft"
+    status: Literal["draft", "queueing", "queued"] = (
+        "queued" if row.status == "queued" else "queueing" if row.status == "queueing" else "draft"
     )
     return BroadcastOut(
         id=row.id,
@@ -421,35 +420,82 @@ async def send(
         row = await find(uow, who, broadcast_id)
         if row.status != "draft":
             raise HTTPException(409, "this broadcast was already sent")
-        # Built before the claim: a segment that cannot be sent any more leaves a draft.
-        conditions = recipients(SegmentOut.model_validate(row.segment), runtime.catalog, now)
-        payloads = {
-            "vi": TextReply(text=row.text_vi).model_dump(),
-            "en": TextReply(text=row.text_en).model_dump(),
-        }
+        # Checked before the claim: a segment that cannot be sent any more leaves a draft.
+        recipients(SegmentOut.model_validate(row.segment), runtime.catalog, now)
         # Claimed with a conditional update: of two concurrent sends, only one queues.
         claimed = await uow.session.execute(
             update(Broadcast)
             .where(Broadcast.id == broadcast_id, Broadcast.status == "draft")
-            .values(status="queued", queued_at=now)
+            .values(status="queueing", queued_at=now, queued_through=0)
         )
         if not claimed.rowcount:  # type: ignore[attr-defined]
             raise HTTPException(409, "this broadcast was already sent")
         await audit.record(uow, who, "broadcast.send", now, broadcast_id=broadcast_id)
         await uow.commit()
-    after = 0
-    while True:
-        async with runtime.database.unit_of_work() as uow:
-            batch = await queue_batch(uow, broadcast_id, conditions, payloads, after, now)
-            await uow.commit()
-        runtime.worker.notify()  # an embedded worker starts on this batch right away
-        if batch is None:
-            break
-        after = batch
+    # The first batch inline: a small segment is all queued when this answers. A large one
+    # goes on in the background; if this process stops, any process's upkeep resumes it.
+    if not await queue_step(runtime, broadcast_id):
+        keep(
+            asyncio.create_task(queue_all(runtime, broadcast_id), name=f"broadcast-{broadcast_id}")
+        )
     async with runtime.database.unit_of_work() as uow:
         row = await find(uow, who, broadcast_id)
         tally = (await counts(uow, [row.id]))[row.id]
     return out(row, tally)
+
+
+_running: set[asyncio.Task[None]] = set()
+
+
+def keep(task: asyncio.Task[None]) -> None:
+    """Hold a reference to a background task until it ends (asyncio keeps only weak ones)."""
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+
+
+async def queue_step(runtime: Runtime, broadcast_id: int) -> bool:
+    """Queue the next batch of a broadcast being queued; True once it is all in the outbox.
+
+    The broadcast's row is locked for the batch and its cursor moves in the same transaction
+    as the batch's messages, so two processes resuming the same broadcast queue each person
+    once, and a crash between batches loses or repeats nothing.
+    """
+    async with runtime.database.unit_of_work() as uow:
+        row = await uow.session.get(Broadcast, broadcast_id, with_for_update=True)
+        if row is None or row.status != "queueing":
+            return True
+        conditions = recipients(
+            SegmentOut.model_validate(row.segment), runtime.catalog, row.queued_at or row.created_at
+        )
+        payloads = {
+            "vi": TextReply(text=row.text_vi).model_dump(),
+            "en": TextReply(text=row.text_en).model_dump(),
+        }
+        last = await queue_batch(
+            uow, broadcast_id, conditions, payloads, row.queued_through, runtime.tutor.clock()
+        )
+        if last is None:
+            row.status = "queued"
+        else:
+            row.queued_through = last
+        await uow.commit()
+    runtime.worker.notify()  # an embedded worker starts on this batch right away
+    return last is None
+
+
+async def queue_all(runtime: Runtime, broadcast_id: int) -> None:
+    while not await queue_step(runtime, broadcast_id):
+        pass
+
+
+async def resume(runtime: Runtime) -> None:
+    """Finish queueing broadcasts left half-way (a process stopped while queueing them)."""
+    async with runtime.database.unit_of_work() as uow:
+        ids = (
+            await uow.session.scalars(select(Broadcast.id).where(Broadcast.status == "queueing"))
+        ).all()
+    for broadcast_id in ids:
+        await queue_all(runtime, broadcast_id)
 
 
 async def queue_batch(

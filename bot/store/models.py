@@ -352,9 +352,11 @@ class Broadcast(Base):
     segment: Mapped[dict[str, Any]] = mapped_column(JSONType)
     """province, school, module status, inactive days: what chose the learners."""
     status: Mapped[str] = mapped_column(String(12), default="draft")
-    """draft | queued (messages in the outbox) | cancelled"""
+    """draft | queueing (being written to the outbox) | queued (all in the outbox)"""
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    queued_through: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """The last person id queued: queueing resumes after it, in any process, after a crash."""
 
 
 # --- report rollups ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ The people (inserted directly, counted by hand):
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,7 +297,9 @@ async def test_queueing_in_small_batches_reaches_everyone_once(
     expected = await preview(client, admin, province="nghe-an")
     assert expected == 8
     made = (await post(client, admin, "/broadcasts", draft(province="nghe-an"))).json()
-    result = (await post(client, admin, f"/broadcasts/{made['id']}/send")).json()
+    first = (await post(client, admin, f"/broadcasts/{made['id']}/send")).json()
+    assert (first["status"], first["recipients"]) == ("queueing", 2)  # the rest goes on behind
+    result = await until_queued(client, admin, made["id"])
     assert result["recipients"] == result["counts"]["queued"] == expected
     rows = await outbox(runtime)
     async with runtime.database.unit_of_work() as uow:
@@ -306,6 +309,40 @@ async def test_queueing_in_small_batches_reaches_everyone_once(
         }
     recipients = [owners[row.learner_id] for row in rows]
     assert len(recipients) == len(set(recipients)) == expected
+
+
+async def until_queued(client: httpx.AsyncClient, token: str, broadcast_id: int) -> Any:
+    for _ in range(200):
+        shown = await client.get(f"{API}/broadcasts/{broadcast_id}", headers=bearer(token))
+        if shown.json()["status"] == "queued":
+            return shown.json()
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"broadcast {broadcast_id} still {shown.json()['status']}")
+
+
+async def test_queueing_left_half_way_is_resumed_once_even_by_two_processes(
+    client: httpx.AsyncClient,
+    make_token: MakeToken,
+    people: People,
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for number in range(7):
+        await add_person(runtime, f"96{number}", province="nghe-an", idle_days=1)
+    admin = await make_token("admin")
+    expected = await preview(client, admin, province="nghe-an")
+    made = (await post(client, admin, "/broadcasts", draft(province="nghe-an"))).json()
+    monkeypatch.setattr(broadcasts, "QUEUE_BATCH", 2)
+    # The process stops after its first batch: no background task carries on.
+    monkeypatch.setattr(broadcasts, "keep", lambda task: task.cancel())
+    first = (await post(client, admin, f"/broadcasts/{made['id']}/send")).json()
+    assert first["status"] == "queueing"
+    # Two processes' upkeep find it and finish it together.
+    await asyncio.gather(broadcasts.resume(runtime), broadcasts.resume(runtime))
+    result = await until_queued(client, admin, made["id"])
+    assert result["recipients"] == expected
+    rows = [row for row in await outbox(runtime) if row.broadcast_id == made["id"]]
+    assert len(rows) == len({row.learner_id for row in rows}) == expected
 
 
 async def test_a_viewers_broadcast_reaches_only_their_place(
