@@ -64,6 +64,7 @@ test: lint typecheck unit
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_engine.py
+	$(BIN)/python bench/bench_scam.py
 	$(BIN)/python bench/bench_turn.py --postgres $(CAMTAY_TEST_POSTGRES_URL)
 	$(BIN)/python bench/bench_telegram.py --postgres $(CAMTAY_TEST_POSTGRES_URL)
 

@@ -412,5 +412,37 @@ def zalo_bot_poll() -> None:
         asyncio.run(main())
 
 
+@app.command("check-message")
+def check_message(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON: verdict, red_flags, advice, lesson")
+    ] = False,
+) -> None:
+    """Check one suspicious message read from standard input (links are never opened)."""
+    import json
+    import sys
+
+    from bot.content import ContentError, load_catalog
+    from bot.scam import check, render
+
+    text = sys.stdin.buffer.read().decode("utf-8-sig", errors="replace")
+    if not text.strip():
+        typer.echo("Hãy dán tin nhắn vào đầu vào / Paste the message on standard input.", err=True)
+        raise typer.Exit(2)
+    result = check(text)
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        return
+
+    def title(lesson_id: str) -> str:
+        try:
+            lesson = load_catalog().lessons[lesson_id]
+        except (ContentError, KeyError):
+            return lesson_id
+        return f"{lesson.title.vi} / {lesson.title.en} ({lesson_id})"
+
+    typer.echo(render(result, title))
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

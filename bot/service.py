@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pydantic import TypeAdapter
 
+from bot.ask.service import Assistant
 from bot.community import Community, Context
 from bot.engine import (
     ChoicesReply,
     Engine,
     Event,
     Input,
+    Option,
     Outcome,
     Reply,
     Start,
@@ -139,12 +141,14 @@ class Tutor:
         locks: LearnerLocks,
         clock: Callable[[], datetime] = utcnow,
         community: Community | None = None,
+        assistant: Assistant | None = None,
     ) -> None:
         self.engine = engine
         self.database = database
         self.locks = locks
         self.clock = clock
         self.community = community or Community(engine.catalog)
+        self.assistant = assistant or Assistant(engine.catalog)
 
     async def handle(self, inbound: Inbound, sender: Sender | None = None) -> TurnResult:
         """Apply one input exactly once; with a sender, deliver its replies right after commit."""
@@ -196,17 +200,26 @@ class Tutor:
                 outcome = (
                     None
                     if intercepted.input is None
-                    else self.engine.step(state, intercepted.input)
+                    else self.engine.step(state, self.assistant.translate(intercepted.input))
                 )
             if outcome is not None:
                 await uow.states.save(person, outcome.state.model_dump(mode="json"), now)
                 await uow.events.append(person, outcome.events, now)
                 await uow.progress.apply(person, outcome.events, now)
                 await uow.learners.reach(person, self._milestones(outcome), now)
-                notes_after = (
+                helped = (
                     [] if context is None else await self.community.after(context, state, outcome)
                 )
-                replies += with_notes(outcome.replies, notes_after)
+                answers = self.assistant.after(outcome.events, outcome.state.locale)
+                shown = with_notes(outcome.replies, helped + answers.notes, answers.options)
+                last = shown[-1] if shown else None
+                if answers.options and isinstance(last, ChoicesReply):
+                    # Typed numbers pick from the list as shown, the added buttons first.
+                    learner.aside = {
+                        "kind": "menu",
+                        "options": [option.model_dump() for option in last.options],
+                    }
+                replies += shown
                 learner.locale = outcome.state.locale
             ids = await uow.outbox.add(learner, replies, now)
             learner.last_active_at = now
@@ -292,15 +305,22 @@ def as_start(event: Input) -> Input:
     return event
 
 
-def with_notes(replies: list[Reply], notes: list[Reply]) -> list[Reply]:
-    """Notes go just before the last list of buttons, which stays the last thing on screen."""
-    if not notes:
+def with_notes(
+    replies: list[Reply], notes: list[Reply], options: Sequence[Option] = ()
+) -> list[Reply]:
+    """Notes go just before the last list of buttons, which stays the last thing on screen;
+    added `options` go first in that list."""
+    if not notes and not options:
         return replies
     last = max(
         (i for i, reply in enumerate(replies) if isinstance(reply, ChoicesReply)),
         default=len(replies),
     )
-    return [*replies[:last], *notes, *replies[last:]]
+    tail = replies[last:]
+    if options and tail and isinstance(tail[0], ChoicesReply):
+        screen = tail[0]
+        tail = [screen.model_copy(update={"options": [*options, *screen.options]}), *tail[1:]]
+    return [*replies[:last], *notes, *tail]
 
 
 class Collector:

@@ -122,6 +122,13 @@ class Community:
                 if replies is not None:
                     return Intercepted(replies)
             elif ctx.account.aside is not None:
+                options = [Option.model_validate(o) for o in ctx.account.aside.get("options", [])]
+                chosen = match_option(text, options) if options else None
+                if chosen is not None and not chosen.key.startswith(KEY_PREFIX):
+                    # A list that mixes the screen's buttons with others': the typed number
+                    # picks from the list as shown.
+                    ctx.account.aside = None
+                    return Intercepted([], Choice(key=chosen.key))
                 replies = await self._aside_text(ctx, ctx.account.aside, text)
                 if replies is not None:
                     return Intercepted(replies)

@@ -21,7 +21,7 @@ from bot.engine.lesson import (
     Step,
     Text,
 )
-from bot.engine.matching import match_option
+from bot.engine.matching import looks_like_message, looks_like_question, match_option
 from bot.engine.types import (
     Again,
     CheckScore,
@@ -175,10 +175,24 @@ class Engine:
             self._command(turn, text)
             return
         option = match_option(text, self._options(turn))
-        if option is None:
+        if option is not None:
+            self._choice(turn, option.key)
+        elif turn.state.screen == "inspect" or looks_like_message(text):
+            # The service checks it and says what it found, before the buttons shown again.
+            turn.emit("message.submitted", text=text)
+            self._inspect(turn, again=turn.state.screen == "inspect")
+        elif looks_like_question(text):
+            turn.emit("question.asked", text=text)  # the service answers it from the lessons
+            self._render(turn)
+        else:
             self._nudge(turn)
-            return
-        self._choice(turn, option.key)
+
+    def _inspect(self, turn: _Turn, *, again: bool) -> None:
+        """The "Check a message" screen; a lesson in progress keeps its bookmark."""
+        if not again:
+            self._leave_lesson(turn)
+            turn.go("inspect")
+        self._render(turn)
 
     def _command(self, turn: _Turn, text: str) -> None:
         name, _, argument = text[1:].partition(" ")
@@ -189,6 +203,21 @@ class Engine:
         elif name in ("menu", "lessons"):
             self._leave_lesson(turn)
             turn.go("menu")
+            self._render(turn)
+        elif name in ("check", "kiemtra"):
+            if argument:
+                turn.emit("message.submitted", text=argument)
+                self._inspect(turn, again=turn.state.screen == "inspect")
+            else:
+                self._leave_lesson(turn)
+                turn.say(p.INSPECT_INTRO)
+                turn.go("inspect")
+                self._render(turn)
+        elif name in ("ask", "hoi"):
+            if argument:
+                turn.emit("question.asked", text=argument)
+            else:
+                turn.say(p.ASK_HOW)
             self._render(turn)
         elif name in ("together", "cungnhau"):
             self._together(turn, not turn.state.together)
@@ -234,6 +263,11 @@ class Engine:
             self._render(turn)
         elif verb == "check" and argument in PHASES and state.module_id is not None:
             self._open_check(turn, argument)
+        elif verb == "inspect":
+            self._leave_lesson(turn)
+            turn.say(p.INSPECT_INTRO)
+            turn.go("inspect")
+            self._render(turn)
         elif verb == "together" and argument in ("on", "off"):
             self._together(turn, argument == "on")
         elif verb == "menu":
@@ -543,6 +577,8 @@ class Engine:
             return self._finished_options(turn)
         if state.screen == "checked":
             return self._checked_options(turn)
+        if state.screen == "inspect":
+            return [self._option(turn, "menu", p.ALL_MODULES(loc))]
         if state.screen == "module":
             return self._module_options(turn)
         if state.screen == "lesson" and state.position is not None:
@@ -580,6 +616,7 @@ class Engine:
                 mark = p.NEW_MARK
             label = f"{mark} {module.title(loc)} · {done}/{len(module.lessons)}"
             options.append(self._option(turn, f"module:{module.id}", label))
+        options.append(self._option(turn, "inspect", p.CHECK_MESSAGE(loc)))
         if state.together:
             options.append(self._option(turn, "together:off", p.TOGETHER_OFF_BUTTON(loc)))
         else:
@@ -675,6 +712,9 @@ class Engine:
             )
         elif state.screen in ("finished", "checked"):
             prompt = p.WHAT_NEXT(loc)
+        elif state.screen == "inspect":
+            checked = any(event.type == "message.submitted" for event in turn.events)
+            prompt = (p.INSPECT_AGAIN if checked else p.INSPECT_PROMPT)(loc)
         elif state.screen == "module":
             prompt = self._module_prompt(turn)
         elif state.screen == "lesson" and state.position is not None:

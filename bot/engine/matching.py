@@ -53,3 +53,31 @@ def match_option(text: str, options: list[Option]) -> Option | None:
         if label.startswith(folded) or padded in f" {label} "
     ]
     return partial[0] if len(partial) == 1 else None
+
+
+_QUESTION_STARTS = (
+    "lam sao", "lam the nao", "tai sao", "vi sao", "the nao", "co nen", "co phai", "nhu the nao",
+    "bao gio", "khi nao", "o dau", "cach nao", "cach", "ai ", "gi ", "nen ", "how", "what",
+    "why", "where", "when", "which", "who", "should", "can i", "can you", "is it", "is this",
+    "do i", "does", "are ", "hoi ",
+)  # fmt: skip
+_QUESTION_WORDS = (" la gi", " the nao", " o dau", " khong", " chua", " bao nhieu", " sao")
+_LINK = re.compile(r"(https?://|www\.|\b[a-z0-9-]+\.(?:[a-z]{2,6})(?:/|\b))", re.IGNORECASE)
+_PHONE = re.compile(r"(?:\+?84|0)(?:[\s.-]?\d){8,10}")
+
+
+def looks_like_question(text: str) -> bool:
+    """Typed words that ask something, rather than answer the screen."""
+    folded = fold(text)
+    if len(folded.split()) < 2:
+        return False
+    return (
+        text.rstrip().endswith("?")
+        or folded.startswith(_QUESTION_STARTS)
+        or f" {folded}".endswith(_QUESTION_WORDS)
+    )
+
+
+def looks_like_message(text: str) -> bool:
+    """Pasted or forwarded text to check: it carries a link or a phone number, or is long."""
+    return bool(_LINK.search(text) or _PHONE.search(text)) or len(text.split()) >= 20

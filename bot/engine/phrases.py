@@ -137,11 +137,11 @@ HELP = _t(
     "Bạn có thể gõ:\n/menu — các chủ đề\n/lang — đổi ngôn ngữ\n/start — bắt đầu lại\n"
     "/link — học tiếp trên ứng dụng khác\n/together — có người giúp ngồi cạnh\n"
     "/helper — người giúp bạn\n/volunteer — làm tình nguyện viên, giúp người thân học\n"
-    "/family — người thân bạn đang giúp",
+    "/family — người thân bạn đang giúp\n/ask — hỏi một câu\n/check — kiểm tra tin nhắn lạ",
     "You can type:\n/menu — the topics\n/lang — change language\n/start — start again\n"
     "/link — carry on in another app\n/together — a helper is sitting with you\n"
     "/helper — the person helping you\n/volunteer — become a volunteer and help your family\n"
-    "/family — the family members you help",
+    "/family — the family members you help\n/ask — ask a question\n/check — check a message",
 )
 TOGETHER_ON_BUTTON = _t("👥 Có người giúp ngồi cạnh tôi", "👥 My helper is with me")
 TOGETHER_OFF_BUTTON = _t("🙋 Tôi tự học tiếp", "🙋 I'll go on by myself")
@@ -188,4 +188,24 @@ LINK_SAME = _t(
 LINK_DONE = _t(
     "✅ Đã liên kết! Bạn học tiếp ở đây, tiến độ được giữ nguyên.",
     "✅ Linked! Carry on learning here; your progress comes with you.",
+)
+
+CHECK_MESSAGE = _t("🔍 Kiểm tra tin nhắn lạ", "🔍 Check a message")
+INSPECT_INTRO = _t(
+    "🔍 Bạn nhận được tin nhắn lạ? Hãy sao chép (hoặc chuyển tiếp) tin nhắn đó vào đây. "
+    "Mình sẽ chỉ ra các dấu hiệu lừa đảo.\n"
+    "Mình không bao giờ mở đường link trong tin nhắn. Bạn cũng đừng bấm vào nhé.",
+    "🔍 Got a strange message? Copy (or forward) it here and I'll point out the warning signs.\n"
+    "I never open the links in it. Please don't tap them either.",
+)
+INSPECT_PROMPT = _t(
+    "📋 Dán tin nhắn vào đây, hoặc về menu.", "📋 Paste the message here, or go back to the menu."
+)
+INSPECT_AGAIN = _t(
+    "📋 Gửi tin nhắn khác để kiểm tra, hoặc về menu.",
+    "📋 Send another message to check, or go back to the menu.",
+)
+ASK_HOW = _t(
+    "❓ Bạn gõ câu hỏi sau chữ /ask, ví dụ: /ask làm sao biết tin nhắn ngân hàng giả?",
+    "❓ Type your question after /ask, for example: /ask how do I spot a fake bank text?",
 )

@@ -121,6 +121,8 @@ EventType = Literal[
     "check.completed",
     "locale.changed",
     "together.changed",
+    "question.asked",
+    "message.submitted",
     # Recorded by the service, not the engine:
     "account.linked",
     "link.failed",
@@ -147,7 +149,8 @@ class Event(_Frozen):
 
 # --- state --------------------------------------------------------------------------------
 
-Screen = Literal["welcome", "menu", "module", "lesson", "resume", "finished", "checked"]
+Screen = Literal["welcome", "menu", "module", "lesson", "resume", "finished", "checked", "inspect"]
+"""`inspect`: waiting for a suspicious message to check ("Check a message")."""
 
 
 class Position(BaseModel):

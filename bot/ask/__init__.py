@@ -1,0 +1,1 @@
+"""Answers from the lessons: questions learners type, and messages they want checked."""
