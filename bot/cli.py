@@ -129,8 +129,17 @@ def chat(
 
     async def main() -> None:
         runtime = build(settings)
+        jobs = runtime.model_jobs
+
+        async def think() -> None:
+            # The terminal has no worker: model answers are worked out here, between inputs.
+            if jobs is not None:
+                await jobs.run_once()
+
         try:
-            await run_chat(runtime.tutor, user=user or getpass.getuser(), lang=lang)
+            await run_chat(
+                runtime.tutor, user=user or getpass.getuser(), lang=lang, after_turn=think
+            )
         finally:
             await runtime.close()
 
@@ -210,11 +219,18 @@ def worker() -> None:
         from admin.background import keep_current
 
         upkeep = asyncio.create_task(keep_current(runtime, stop), name="admin-upkeep")
+        thinking = (
+            asyncio.create_task(runtime.model_jobs.run(stop), name="model-jobs")
+            if runtime.model_jobs is not None
+            else None
+        )
         try:
             await runtime.worker.run(stop)
         finally:
             stop.set()
             await upkeep
+            if thinking is not None:
+                await thinking
             await runtime.close()
 
     asyncio.run(main())

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pydantic import TypeAdapter
+from sqlalchemy import func, select
 
 from bot.ask.service import Assistant
 from bot.community import Community, Context
@@ -29,7 +30,7 @@ from bot.engine import (
 from bot.engine import phrases as p
 from bot.locks import LearnerLocks
 from bot.store.db import Database, UnitOfWork
-from bot.store.models import Learner, OutboxMessage
+from bot.store.models import Learner, ModelJob, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,8 @@ class Tutor:
         clock: Callable[[], datetime] = utcnow,
         community: Community | None = None,
         assistant: Assistant | None = None,
+        model_per_hour: int = 0,
+        on_model_job: Callable[[], None] = lambda: None,
     ) -> None:
         self.engine = engine
         self.database = database
@@ -149,6 +152,9 @@ class Tutor:
         self.clock = clock
         self.community = community or Community(engine.catalog)
         self.assistant = assistant or Assistant(engine.catalog)
+        self.model_per_hour = model_per_hour
+        """Model answers a learner may have in an hour; 0: no model is configured."""
+        self.on_model_job = on_model_job
 
     async def handle(self, inbound: Inbound, sender: Sender | None = None) -> TurnResult:
         """Apply one input exactly once; with a sender, deliver its replies right after commit."""
@@ -189,6 +195,7 @@ class Tutor:
                 else None
             )
             context = None
+            queued_model_work = False
             if link is not None:
                 person, state, notes = await self._link(uow, learner, state, link.group(1), now)
                 outcome = self.engine.step(state, Start()) if notes.resume else None
@@ -210,7 +217,27 @@ class Tutor:
                 helped = (
                     [] if context is None else await self.community.after(context, state, outcome)
                 )
-                answers = self.assistant.after(outcome.events, outcome.state.locale)
+                model = (
+                    self.model_enabled
+                    and self.assistant.asks(outcome.events)
+                    and await self._model_allowed(uow, person, now)
+                )
+                answers = self.assistant.after(outcome.events, outcome.state.locale, model=model)
+                for job in answers.jobs:
+                    uow.session.add(
+                        ModelJob(
+                            learner_id=learner.id,
+                            person_id=person,
+                            kind=job["kind"],
+                            locale=outcome.state.locale,
+                            text=job["text"][:4000],
+                            context=job["context"],
+                            status="pending",
+                            attempts=0,
+                            created_at=now,
+                        )
+                    )
+                queued_model_work = queued_model_work or bool(answers.jobs)
                 shown = with_notes(outcome.replies, helped + answers.notes, answers.options)
                 last = shown[-1] if shown else None
                 if answers.options and isinstance(last, ChoicesReply):
@@ -225,7 +252,22 @@ class Tutor:
             learner.last_active_at = now
             learner.unreachable_at = None  # they just wrote to us
             await uow.commit()
-            return TurnResult(learner_id=learner.id, duplicate=False, outbox_ids=tuple(ids))
+        if queued_model_work:
+            self.on_model_job()
+        return TurnResult(learner_id=learner.id, duplicate=False, outbox_ids=tuple(ids))
+
+    async def _model_allowed(self, uow: UnitOfWork, person: int, now: datetime) -> bool:
+        """Within the learner's hourly model allowance (beyond it, offline answers)."""
+        used = await uow.session.scalar(
+            select(func.count()).where(
+                ModelJob.person_id == person, ModelJob.created_at >= now - timedelta(hours=1)
+            )
+        )
+        return int(used or 0) < self.model_per_hour
+
+    @property
+    def model_enabled(self) -> bool:
+        return self.model_per_hour > 0
 
     def _milestones(self, outcome: Outcome) -> list[str]:
         """The report milestones this turn may have reached (each is stamped only once)."""

@@ -71,6 +71,15 @@ class Settings(BaseSettings):
         default=0, description="proactive messages a month allowed outside the 48-hour window"
     )
 
+    llm_base_url: str | None = Field(
+        default=None, description="an OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1"
+    )
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = None
+    llm_timeout_seconds: float = Field(default=10, gt=0, le=120)
+    llm_per_learner_per_hour: int = Field(
+        default=20, ge=0, description="model answers per learner an hour; beyond, offline ones"
+    )
     report_refresh_seconds: float = Field(
         default=300, ge=0, description="how often report rollups are recomputed; 0: never"
     )
@@ -107,6 +116,9 @@ class Settings(BaseSettings):
         "telegram_token",
         "telegram_webhook_secret",
         "telegram_bot_username",
+        "llm_base_url",
+        "llm_api_key",
+        "llm_model",
         mode="before",
     )
     @classmethod

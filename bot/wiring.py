@@ -7,11 +7,15 @@ from typing import TYPE_CHECKING, Protocol
 
 from redis.asyncio import Redis
 
+from bot.ask.service import Assistant
 from bot.community import Community, Links
 from bot.content import ASSETS_DIR, load_catalog
 from bot.engine import Catalog, Engine
+from bot.llm.client import ModelClient
+from bot.llm.guardrails import Guardrails
+from bot.llm.jobs import ModelJobs
 from bot.locks import LearnerLocks, MemoryLocks, RedisLocks
-from bot.service import Sender, Tutor
+from bot.service import Sender, Tutor, utcnow
 from bot.settings import Settings
 from bot.store import Database
 from bot.store.migrate import upgrade
@@ -54,6 +58,8 @@ class Runtime:
     worker: OutboxWorker
     channels: dict[str, PushChannel] = field(default_factory=dict)
     """Push channels by name ("telegram", "zalo_bot", "zalo_oa"), only those configured."""
+    model_jobs: ModelJobs | None = None
+    """The model worker, when a model is configured (CAMTAY_LLM_*)."""
     content_version: str = ""
     """The lesson library's version this process teaches from, once reloaded by an admin."""
 
@@ -65,6 +71,8 @@ class Runtime:
     async def close(self) -> None:
         for channel in self.channels.values():
             await channel.close()
+        if self.model_jobs is not None:
+            await self.model_jobs.client.close()
         await self.locks.close()
         await self.database.dispose()
 
@@ -104,13 +112,30 @@ def build(settings: Settings, catalog: Catalog | None = None) -> Runtime:
     else:
         locks = MemoryLocks(timeout=settings.lock_timeout_seconds)
     links = Links(base_url=settings.base_url, telegram_bot=settings.telegram_bot_username)
+    assistant = Assistant(catalog)
+    worker = OutboxWorker(database=database, locks=locks, senders={})
+    model = ModelClient(settings)
+    model_jobs = (
+        ModelJobs(
+            database=database,
+            client=model,
+            library=assistant.library,
+            guardrails=Guardrails(catalog),
+            clock=utcnow,
+            notify=worker.notify,
+        )
+        if model.enabled
+        else None
+    )
     tutor = Tutor(
         engine=Engine(catalog),
         database=database,
         locks=locks,
         community=Community(catalog, links),
+        assistant=assistant,
+        model_per_hour=settings.llm_per_learner_per_hour if model_jobs is not None else 0,
+        on_model_job=model_jobs.wake if model_jobs is not None else lambda: None,
     )
-    worker = OutboxWorker(database=database, locks=locks, senders={})
     channels: dict[str, PushChannel] = {}
     if settings.telegram_token is not None:
         channels["telegram"] = _telegram(settings, tutor, database, worker.notify)
@@ -131,4 +156,5 @@ def build(settings: Settings, catalog: Catalog | None = None) -> Runtime:
         tutor=tutor,
         worker=worker,
         channels=channels,
+        model_jobs=model_jobs,
     )

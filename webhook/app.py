@@ -35,6 +35,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         worker = None
         if current.settings.embedded_worker and current.channels:
             worker = asyncio.create_task(current.worker.run(stop), name="outbox-worker")
+        thinking = None
+        if current.model_jobs is not None and current.settings.embedded_worker:
+            thinking = asyncio.create_task(current.model_jobs.run(stop), name="model-jobs")
         upkeep = None
         if current.settings.report_refresh_seconds > 0:
             upkeep = asyncio.create_task(keep_current(current, stop), name="admin-upkeep")
@@ -46,6 +49,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 await worker
             if upkeep is not None:
                 await upkeep
+            if thinking is not None:
+                await thinking
             if own:
                 await current.close()
 

@@ -8,6 +8,7 @@ the lesson to take, as a button added to the screen's own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.ask.retrieval import Hit, Library
 from bot.engine import Catalog, Choice, Event, Input, Option, Reply, Start, TextReply
@@ -43,12 +44,20 @@ SIGNS = _t("Dấu hiệu đáng ngờ:", "Warning signs:")
 TO_DO = _t("Nên làm gì:", "What to do:")
 
 
+THINKING = _t(
+    "🤔 Để mình xem trong các bài học… (vài giây)",
+    "🤔 Let me look in the lessons… (a few seconds)",
+)
+
+
 @dataclass
 class Addition:
-    """What this module adds to a turn: notes before the screen's buttons, and buttons."""
+    """What this module adds to a turn: notes before the screen's buttons, buttons, and work
+    for the model worker (`kind`, `text`, `context` with the offline `fallback`)."""
 
     notes: list[Reply] = field(default_factory=list)
     options: list[Option] = field(default_factory=list)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Assistant:
@@ -65,15 +74,36 @@ class Assistant:
             return Start()
         return event
 
-    def after(self, events: list[Event], locale: Locale) -> Addition:
+    def after(self, events: list[Event], locale: Locale, *, model: bool = False) -> Addition:
+        """Answers for this turn's questions and messages; with `model`, the worker words them."""
         addition = Addition()
         for event in events:
             text = str(event.data.get("text", ""))
             if event.type == "question.asked":
-                self._answer(self.library.search(text), locale, addition)
+                answer = Addition()
+                self._answer(self.library.search(text), locale, answer)
+                addition.options += answer.options
+                if model and answer.options:  # the lessons cover it: the model may word it
+                    addition.notes.append(TextReply(text=THINKING(locale)))
+                    fallback = [note.model_dump() for note in answer.notes]
+                    addition.jobs.append(
+                        {"kind": "ask", "text": text, "context": {"fallback": fallback}}
+                    )
+                else:
+                    addition.notes += answer.notes
             elif event.type == "message.submitted":
-                self._verdict(check(text), locale, addition)
+                verdict = check(text)
+                self._verdict(verdict, locale, addition)
+                if model:
+                    flags = [flag.en for flag in verdict.red_flags]
+                    addition.jobs.append(
+                        {"kind": "check", "text": text, "context": {"flags": flags, "fallback": []}}
+                    )
         return addition
+
+    @staticmethod
+    def asks(events: list[Event]) -> bool:
+        return any(event.type in ("question.asked", "message.submitted") for event in events)
 
     def _open(self, lesson_id: str, locale: Locale) -> Option:
         title = self.library.lesson_title(lesson_id, locale)

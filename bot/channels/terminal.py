@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from typing import TextIO
 
 from bot.engine import (
@@ -60,11 +61,32 @@ async def chat(
     lang: str | None = None,
     source: TextIO = sys.stdin,
     out: TextIO = sys.stdout,
+    after_turn: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Run a conversation until end of input (or /quit); each line is one input."""
+    """Run a conversation until end of input (or /quit); each line is one input.
+
+    `after_turn` runs after each input (the model's answers, worked out in this process); what
+    it sends is printed before the next prompt.
+    """
     interactive = source.isatty()
     await turn(tutor, user, Start(payload=f"lang_{lang}" if lang else None), out)
     while (line := await _read_line(source, interactive, out)) is not None:
         if line.strip().casefold() in QUIT:
             break
         await turn(tutor, user, TextInput(text=line), out)
+        if after_turn is not None:
+            await after_turn()
+            await _arrived(tutor, user, out)
+
+
+async def _arrived(tutor: Tutor, user: str, out: TextIO) -> None:
+    """Print what was sent to this user since the last input."""
+    async with tutor.database.unit_of_work() as uow:
+        learner = await uow.learners.get(CHANNEL, user)
+    if learner is None:
+        return
+    collector = Collector()
+    await tutor.deliver(learner.id, CHANNEL, user, collector)
+    for message in collector.messages:
+        out.write(render(message.reply) + "\n\n")
+    out.flush()

@@ -21,7 +21,12 @@ from bot.engine.lesson import (
     Step,
     Text,
 )
-from bot.engine.matching import looks_like_message, looks_like_question, match_option
+from bot.engine.matching import (
+    looks_like_message,
+    looks_like_question,
+    match_option,
+    nearly_matches,
+)
 from bot.engine.types import (
     Again,
     CheckScore,
@@ -183,6 +188,9 @@ class Engine:
             self._inspect(turn, again=turn.state.screen == "inspect")
         elif looks_like_question(text):
             turn.emit("question.asked", text=text)  # the service answers it from the lessons
+            self._render(turn)
+        elif nearly_matches(text, self._options(turn)):
+            turn.say(p.LOOK_AGAIN)  # an unsure grade is never "wrong"
             self._render(turn)
         else:
             self._nudge(turn)

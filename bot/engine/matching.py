@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from rapidfuzz import fuzz
+
 from bot.engine.types import Option
 
 _NUMBER_WORDS = {
@@ -52,7 +54,33 @@ def match_option(text: str, options: list[Option]) -> Option | None:
         for option, label in zip(options, labels, strict=True)
         if label.startswith(folded) or padded in f" {label} "
     ]
-    return partial[0] if len(partial) == 1 else None
+    if partial:
+        return partial[0] if len(partial) == 1 else None
+    # Typos: a clear winner among the labels, by normalised fuzzy similarity.
+    ranked = _ranked(folded, labels)
+    if ranked and ranked[0][0] >= SURE and (len(ranked) == 1 or ranked[0][0] - ranked[1][0] >= 10):
+        return options[ranked[0][1]]
+    return None
+
+
+SURE = 88.0
+"""Fuzzy similarity (0-100) from which a typed answer counts as that option."""
+NEARLY = 70.0
+"""From here to SURE, a typed answer is close but not clear: "let's look again", not wrong."""
+
+
+def _ranked(folded: str, labels: list[str]) -> list[tuple[float, int]]:
+    scores = [(fuzz.ratio(folded, label), index) for index, label in enumerate(labels) if label]
+    return sorted(scores, reverse=True)
+
+
+def nearly_matches(text: str, options: list[Option]) -> bool:
+    """Close to an option without being clearly it (a grade we are unsure of)."""
+    folded = fold(text)
+    if len(folded) < 3 or folded.isdigit():
+        return False
+    ranked = _ranked(folded, [fold(option.label) for option in options])
+    return bool(ranked) and ranked[0][0] >= NEARLY
 
 
 _QUESTION_STARTS = (

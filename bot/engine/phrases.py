@@ -209,3 +209,7 @@ ASK_HOW = _t(
     "❓ Bạn gõ câu hỏi sau chữ /ask, ví dụ: /ask làm sao biết tin nhắn ngân hàng giả?",
     "❓ Type your question after /ask, for example: /ask how do I spot a fake bank text?",
 )
+LOOK_AGAIN = _t(
+    "🤔 Gần đúng rồi! Mình xem lại nhé — bạn bấm nút, hoặc gõ số của câu trả lời.",
+    "🤔 Nearly! Let's look again — tap a button, or type the answer's number.",
+)

@@ -459,3 +459,38 @@ class ReportVolunteer(Base):
     started: Mapped[int] = mapped_column(Integer, default=0)
     activated: Mapped[int] = mapped_column(Integer, default=0)
     completed_module: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ModelJob(Base):
+    """A question or message waiting for the language model; done by a worker, never in a request.
+
+    The reply (the model's, or the offline fallback kept here) goes into the outbox in the same
+    transaction that marks the job done, so it is delivered once whatever crashes.
+    """
+
+    __tablename__ = "model_jobs"
+    __table_args__ = (
+        Index("ix_model_jobs_status_id", "status", "id"),
+        Index("ix_model_jobs_person_id_created_at", "person_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    """The account to answer."""
+    person_id: Mapped[int] = mapped_column(BigInteger)
+    """Whose rate limit it counts against."""
+    kind: Mapped[str] = mapped_column(String(8))
+    """ask | check"""
+    locale: Mapped[str] = mapped_column(String(5))
+    text: Mapped[str] = mapped_column(String(4000))
+    context: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    """The offline answer to fall back on, and what the model is given."""
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    """pending | running | done"""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[str | None] = mapped_column(String(10))
+    """model | fallback | none"""
+    error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = _ts()
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,56 @@
+"""The model client: the `openai` library against any OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import logging
+
+import openai
+
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ModelError(Exception):
+    """The model did not give a usable answer (timeout, refusal, 429, 5xx, malformed)."""
+
+
+class ModelClient:
+    def __init__(self, settings: Settings) -> None:
+        self.model = settings.llm_model or ""
+        self.enabled = bool(settings.llm_base_url and settings.llm_model)
+        self._client = (
+            openai.AsyncOpenAI(
+                base_url=settings.llm_base_url,
+                api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else "none",
+                timeout=settings.llm_timeout_seconds,
+                max_retries=0,  # a late answer is no answer: the learner gets the offline one
+            )
+            if self.enabled
+            else None
+        )
+
+    async def complete(self, system: str, user: str, max_tokens: int = 400) -> str:
+        if self._client is None:
+            raise ModelError("no model is configured")
+        try:
+            response = await self._client.chat.completions.create(
+                model=self.model,
+                messages=[
+                    {"role": "system", "content": system},
+                    {"role": "user", "content": user},
+                ],
+                temperature=0.2,
+                max_tokens=max_tokens,
+            )
+        except (openai.OpenAIError, ValueError) as error:
+            raise ModelError(f"{type(error).__name__}: {error}"[:300]) from error
+        choices = getattr(response, "choices", None)
+        content = choices[0].message.content if choices else None
+        if not isinstance(content, str) or not content.strip():
+            raise ModelError("the model gave an empty answer")
+        return content.strip()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()

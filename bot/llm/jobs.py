@@ -1,0 +1,166 @@
+"""The model worker: claims model jobs, asks the model, checks the answer, writes the reply.
+
+Jobs are claimed with `FOR UPDATE SKIP LOCKED` (PostgreSQL), so several workers share them;
+one left `running` by a worker that died is claimed again after STALE. The reply and the job's
+completion commit together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy import and_, or_, select
+
+from bot.ask.retrieval import Library
+from bot.engine import Reply, TextReply
+from bot.engine.lesson import Locale, Text
+from bot.llm import prompts
+from bot.llm.client import ModelClient, ModelError
+from bot.llm.guardrails import Guardrails
+from bot.store.db import Database
+from bot.store.models import Learner, ModelJob
+
+log = logging.getLogger(__name__)
+
+REPLIES = TypeAdapter[list[Reply]](list[Reply])
+STALE = timedelta(minutes=2)
+BATCH = 4
+MODEL_ANSWER = Text(vi="💬 {answer}", en="💬 {answer}")
+MODEL_READING = Text(
+    vi="🤖 Nhận xét thêm (từ trợ lý AI, có thể sai):\n{answer}",
+    en="🤖 A second opinion (from an AI assistant, it can be wrong):\n{answer}",
+)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    learner_id: int
+    kind: str
+    locale: Locale
+    text: str
+    context: dict[str, Any]
+
+
+class ModelJobs:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        client: ModelClient,
+        library: Library,
+        guardrails: Guardrails,
+        clock: Callable[[], datetime],
+        notify: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.database = database
+        self.client = client
+        self.library = library
+        self.guardrails = guardrails
+        self.clock = clock
+        self.notify = notify
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event, idle: float = 1.0) -> None:
+        while not stop.is_set():
+            try:
+                done = await self.run_once()
+            except Exception:  # a bad cycle must not end the loop; logged and retried
+                log.exception("model jobs cycle failed")
+                done = 0
+            if done:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.wait(
+                        [asyncio.create_task(stop.wait()), asyncio.create_task(self._wake.wait())],
+                        return_when=asyncio.FIRST_COMPLETED,
+                    ),
+                    idle,
+                )
+
+    async def run_once(self) -> int:
+        claimed = await self._claim()
+        await asyncio.gather(*(self._process(job) for job in claimed))
+        return len(claimed)
+
+    async def _claim(self) -> list[Claimed]:
+        now = self.clock()
+        async with self.database.unit_of_work() as uow:
+            rows = (
+                await uow.session.scalars(
+                    select(ModelJob)
+                    .where(
+                        or_(
+                            ModelJob.status == "pending",
+                            and_(ModelJob.status == "running", ModelJob.claimed_at < now - STALE),
+                        )
+                    )
+                    .order_by(ModelJob.id)
+                    .limit(BATCH)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            claimed = []
+            for row in rows:
+                row.status, row.claimed_at, row.attempts = "running", now, row.attempts + 1
+                locale: Locale = "en" if row.locale == "en" else "vi"
+                claimed.append(
+                    Claimed(row.id, row.learner_id, row.kind, locale, row.text, dict(row.context))
+                )
+            await uow.commit()
+        return claimed
+
+    async def _process(self, job: Claimed) -> None:
+        fallback = REPLIES.validate_python(job.context.get("fallback", []))
+        replies: list[Reply] = fallback
+        result, error = "fallback", None
+        try:
+            if job.kind == "ask":
+                hits = self.library.search(job.text)
+                system, user = prompts.ask(job.text, [h.passage for h in hits], job.locale)
+                template = MODEL_ANSWER
+            else:
+                flags = [str(flag) for flag in job.context.get("flags", [])]
+                system, user = prompts.check(job.text, flags, job.locale)
+                template = MODEL_READING
+            answer = await self.client.complete(system, user)
+            problems = self.guardrails.problems(answer)
+            if problems:
+                error = "; ".join(problems)[:300]
+                log.warning("model answer to job %s broke a guardrail: %s", job.id, error)
+            else:
+                replies = [TextReply(text=template(job.locale).format(answer=answer[:1500]))]
+                result = "model"
+        except ModelError as failure:
+            error = str(failure)[:300]
+            log.warning("model job %s failed, the offline answer is used: %s", job.id, error)
+        if result == "fallback" and not replies:
+            result = "none"
+        await self._finish(job, replies, result, error)
+
+    async def _finish(
+        self, job: Claimed, replies: list[Reply], result: str, error: str | None
+    ) -> None:
+        now = self.clock()
+        async with self.database.unit_of_work() as uow:
+            row = await uow.session.get(ModelJob, job.id, with_for_update=True)
+            if row is None or row.status == "done":
+                return  # another worker finished it after this one was thought dead
+            account = await uow.session.get(Learner, job.learner_id)
+            if account is not None and replies:
+                await uow.outbox.add(account, replies, now)
+            row.status, row.result, row.error, row.done_at = "done", result, error, now
+            await uow.commit()
+        self.notify()
