@@ -95,7 +95,8 @@ class Assistant:
                 verdict = check(text)
                 self._verdict(verdict, locale, addition)
                 if model:
-                    flags = [flag.en for flag in verdict.red_flags]
+                    # Codes, not texts: a flag's text quotes the message, which stays fenced.
+                    flags = [flag.code for flag in verdict.red_flags]
                     addition.jobs.append(
                         {"kind": "check", "text": text, "context": {"flags": flags, "fallback": []}}
                     )

@@ -45,8 +45,10 @@ class ModelClient:
             )
         except (openai.OpenAIError, ValueError) as error:
             raise ModelError(f"{type(error).__name__}: {error}"[:300]) from error
-        choices = getattr(response, "choices", None)
-        content = choices[0].message.content if choices else None
+        try:
+            content = response.choices[0].message.content
+        except (AttributeError, IndexError, KeyError, TypeError) as error:
+            raise ModelError(f"an answer of the wrong shape: {error}"[:300]) from error
         if not isinstance(content, str) or not content.strip():
             raise ModelError("the model gave an empty answer")
         return content.strip()

@@ -8,7 +8,6 @@ completion commit together.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +31,8 @@ log = logging.getLogger(__name__)
 REPLIES = TypeAdapter[list[Reply]](list[Reply])
 STALE = timedelta(minutes=2)
 BATCH = 4
+MAX_ATTEMPTS = 3
+"""A job claimed this often without finishing gets its fallback: the learner is never left."""
 MODEL_ANSWER = Text(vi="💬 {answer}", en="💬 {answer}")
 MODEL_READING = Text(
     vi="🤖 Nhận xét thêm (từ trợ lý AI, có thể sai):\n{answer}",
@@ -47,6 +48,7 @@ class Claimed:
     locale: Locale
     text: str
     context: dict[str, Any]
+    attempts: int
 
 
 class ModelJobs:
@@ -81,14 +83,12 @@ class ModelJobs:
             if done:
                 continue
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    asyncio.wait(
-                        [asyncio.create_task(stop.wait()), asyncio.create_task(self._wake.wait())],
-                        return_when=asyncio.FIRST_COMPLETED,
-                    ),
-                    idle,
-                )
+            waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self._wake.wait())]
+            try:
+                await asyncio.wait(waiters, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
 
     async def run_once(self) -> int:
         claimed = await self._claim()
@@ -117,7 +117,15 @@ class ModelJobs:
                 row.status, row.claimed_at, row.attempts = "running", now, row.attempts + 1
                 locale: Locale = "en" if row.locale == "en" else "vi"
                 claimed.append(
-                    Claimed(row.id, row.learner_id, row.kind, locale, row.text, dict(row.context))
+                    Claimed(
+                        row.id,
+                        row.learner_id,
+                        row.kind,
+                        locale,
+                        row.text,
+                        dict(row.context),
+                        row.attempts,
+                    )
                 )
             await uow.commit()
         return claimed
@@ -126,6 +134,9 @@ class ModelJobs:
         fallback = REPLIES.validate_python(job.context.get("fallback", []))
         replies: list[Reply] = fallback
         result, error = "fallback", None
+        if job.attempts > MAX_ATTEMPTS:
+            await self._finish(job, replies, "fallback" if replies else "none", "gave up")
+            return
         try:
             if job.kind == "ask":
                 hits = self.library.search(job.text)
@@ -136,7 +147,7 @@ class ModelJobs:
                 system, user = prompts.check(job.text, flags, job.locale)
                 template = MODEL_READING
             answer = await self.client.complete(system, user)
-            problems = self.guardrails.problems(answer)
+            problems = self.guardrails.problems(answer, reading=job.kind == "check")
             if problems:
                 error = "; ".join(problems)[:300]
                 log.warning("model answer to job %s broke a guardrail: %s", job.id, error)
@@ -146,6 +157,9 @@ class ModelJobs:
         except ModelError as failure:
             error = str(failure)[:300]
             log.warning("model job %s failed, the offline answer is used: %s", job.id, error)
+        except Exception as failure:  # any surprise still gives the learner the offline answer
+            error = f"{type(failure).__name__}: {failure}"[:300]
+            log.exception("model job %s failed unexpectedly", job.id)
         if result == "fallback" and not replies:
             result = "none"
         await self._finish(job, replies, result, error)

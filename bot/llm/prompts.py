@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.ask.retrieval import Passage
 from bot.engine.lesson import Locale
 
@@ -26,7 +28,7 @@ ASK = """Lesson passages:
 </question>"""
 
 CHECK = """A learner received the message below and asks if it is a scam. The tutor's rules
-already found these warning signs: {flags}.
+already found these warning signs (codes): {flags}.
 In at most 3 short sentences, explain in plain words what the sender wants the learner to do
 and why that is dangerous. Do not say the message is safe. Do not repeat the message's links.
 
@@ -35,11 +37,12 @@ and why that is dangerous. Do not say the message is safe. Do not repeat the mes
 </message>"""
 
 
+_TAGS = re.compile(r"<\s*/?\s*(?:question|message)\s*>", re.IGNORECASE)
+
+
 def _fenced(text: str) -> str:
-    """Learner text cannot close its own fence."""
-    for tag in ("question", "message"):
-        text = text.replace(f"<{tag}>", "").replace(f"</{tag}>", "")
-    return text.strip()[:2000]
+    """Learner text cannot open or close a fence of its own, in any spelling."""
+    return _TAGS.sub("", text).strip()[:2000]
 
 
 def ask(question: str, found: list[Passage], locale: Locale) -> tuple[str, str]:
