@@ -124,6 +124,9 @@ def _from_message(message: Message) -> Turn | GroupChat:
     if message.chat.type != "private":
         return GroupChat(message.chat.id)
     if message.text is not None:
+        if message.forward_origin is not None and not message.text.startswith("/"):
+            # A forwarded message is one the learner wants checked, whatever it says.
+            return Turn(message.chat.id, TextInput(text=f"/check {message.text}"))
         return Turn(message.chat.id, TextInput(text=message.text))
     kind = next((kind for kind in MEDIA_KINDS if getattr(message, kind, None) is not None), "other")
     return Turn(message.chat.id, Unsupported(what=kind))

@@ -14,10 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
+from aiogram.types import Update
 from sqlalchemy import select
 
+from bot.channels.telegram import Turn, parse
 from bot.channels.text import split_text
-from bot.engine import QRReply, TextReply
+from bot.engine import QRReply, TextInput, TextReply
 from bot.service import utcnow
 from bot.settings import Settings
 from bot.store.models import MediaCache, OutboxMessage
@@ -377,3 +379,16 @@ def test_long_text_is_split_at_paragraphs() -> None:
     assert all(len(part) <= 4096 for part in parts)
     assert "\n\n".join(parts) == text
     assert split_text("a" * 5000, 4096) == ["a" * 4096, "a" * 904]
+
+
+def test_a_forwarded_message_is_one_to_check() -> None:
+    payload = updates.text_message(9, 42, "Tai khoan cua ban bi khoa")
+    payload["message"]["forward_origin"] = {
+        "type": "hidden_user",
+        "sender_user_name": "VCB",
+        "date": 1_700_000_000,
+    }
+    parsed = parse(Update.model_validate(payload))
+    assert parsed == Turn(42, TextInput(text="/check Tai khoan cua ban bi khoa"))
+    plain = parse(Update.model_validate(updates.text_message(10, 42, "Tai khoan cua ban bi khoa")))
+    assert plain == Turn(42, TextInput(text="Tai khoan cua ban bi khoa"))
