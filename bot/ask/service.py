@@ -91,6 +91,11 @@ class Assistant:
                     )
                 else:
                     addition.notes += answer.notes
+            elif event.type == "answer.unsure" and model:
+                options = event.data.get("options", [])
+                addition.jobs.append(
+                    {"kind": "grade", "text": text, "context": {"options": options, "fallback": []}}
+                )
             elif event.type == "message.submitted":
                 verdict = check(text)
                 self._verdict(verdict, locale, addition)
@@ -104,7 +109,10 @@ class Assistant:
 
     @staticmethod
     def asks(events: list[Event]) -> bool:
-        return any(event.type in ("question.asked", "message.submitted") for event in events)
+        return any(
+            event.type in ("question.asked", "message.submitted", "answer.unsure")
+            for event in events
+        )
 
     def _open(self, lesson_id: str, locale: Locale) -> Option:
         title = self.library.lesson_title(lesson_id, locale)

@@ -189,8 +189,11 @@ class Engine:
         elif looks_like_question(text):
             turn.emit("question.asked", text=text)  # the service answers it from the lessons
             self._render(turn)
-        elif nearly_matches(text, self._options(turn)):
-            turn.say(p.LOOK_AGAIN)  # an unsure grade is never "wrong"
+        elif nearly_matches(text, options := self._options(turn)):
+            # An unsure grade is never "wrong": look again (a model, if any, may ask "did you
+            # mean…?" with the options as they are now).
+            turn.emit("answer.unsure", text=text, options=[o.model_dump() for o in options])
+            turn.say(p.LOOK_AGAIN)
             self._render(turn)
         else:
             self._nudge(turn)

@@ -123,6 +123,7 @@ EventType = Literal[
     "together.changed",
     "question.asked",
     "message.submitted",
+    "answer.unsure",
     # Recorded by the service, not the engine:
     "account.linked",
     "link.failed",

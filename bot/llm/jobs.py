@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import and_, or_, select
 
 from bot.ask.retrieval import Library
-from bot.engine import Reply, TextReply
+from bot.engine import ChoicesReply, Option, Reply, TextReply
 from bot.engine.lesson import Locale, Text
 from bot.llm import prompts
 from bot.llm.client import ModelClient, ModelError
@@ -34,6 +35,9 @@ BATCH = 4
 MAX_ATTEMPTS = 3
 """A job claimed this often without finishing gets its fallback: the learner is never left."""
 MODEL_ANSWER = Text(vi="💬 {answer}", en="💬 {answer}")
+DID_YOU_MEAN = Text(vi="🤔 Có phải bạn muốn chọn «{label}»?", en="🤔 Did you mean «{label}»?")
+YES = Text(vi="✅ Đúng, «{label}»", en="✅ Yes, «{label}»")
+_CHOICE_NUMBER = re.compile(r"\d+")
 MODEL_READING = Text(
     vi="🤖 Nhận xét thêm (từ trợ lý AI, có thể sai):\n{answer}",
     en="🤖 A second opinion (from an AI assistant, it can be wrong):\n{answer}",
@@ -138,6 +142,9 @@ class ModelJobs:
             await self._finish(job, replies, "fallback" if replies else "none", "gave up")
             return
         try:
+            if job.kind == "grade":
+                await self._finish(job, *await self._grade(job))
+                return
             if job.kind == "ask":
                 hits = self.library.search(job.text)
                 system, user = prompts.ask(job.text, [h.passage for h in hits], job.locale)
@@ -164,6 +171,29 @@ class ModelJobs:
             result = "none"
         await self._finish(job, replies, result, error)
 
+    async def _grade(self, job: Claimed) -> tuple[list[Reply], str, str | None]:
+        """Ask the model which option a near-miss typed answer meant; offer it as a button."""
+        options = [Option.model_validate(option) for option in job.context.get("options", [])]
+        system, user = prompts.grade(job.text, [o.label for o in options], job.locale)
+        answer = await self.client.complete(system, user, max_tokens=5)
+        found = _CHOICE_NUMBER.search(answer)
+        number = int(found.group(0)) if found else 0
+        if not 1 <= number <= len(options):
+            return [], "none", f"no clear choice: {answer[:50]}"
+        chosen = options[number - 1]
+        return (
+            [
+                ChoicesReply(
+                    text=DID_YOU_MEAN(job.locale).format(label=chosen.label),
+                    options=[
+                        Option(key=chosen.key, label=YES(job.locale).format(label=chosen.label))
+                    ],
+                )
+            ],
+            "model",
+            None,
+        )
+
     async def _finish(
         self, job: Claimed, replies: list[Reply], result: str, error: str | None
     ) -> None:
@@ -175,6 +205,13 @@ class ModelJobs:
             account = await uow.session.get(Learner, job.learner_id)
             if account is not None and replies:
                 await uow.outbox.add(account, replies, now)
+                last = replies[-1]
+                if isinstance(last, ChoicesReply):
+                    # The latest list on their screen: a typed number picks from it.
+                    account.aside = {
+                        "kind": "menu",
+                        "options": [option.model_dump() for option in last.options],
+                    }
             row.status, row.result, row.error, row.done_at = "done", result, error, now
             await uow.commit()
         self.notify()

@@ -54,3 +54,19 @@ def ask(question: str, found: list[Passage], locale: Locale) -> tuple[str, str]:
 def check(message: str, flags: list[str], locale: Locale) -> tuple[str, str]:
     system = RULES.format(language=LANGUAGE[locale])
     return system, CHECK.format(flags="; ".join(flags) or "none", message=_fenced(message))
+
+
+GRADE = """A learner was shown these choices and typed the answer below. Which choice did they
+mean? Answer with the choice's number only, or 0 if it is not clear.
+
+{choices}
+
+<question>
+{answer}
+</question>"""
+
+
+def grade(answer: str, labels: list[str], locale: Locale) -> tuple[str, str]:
+    system = RULES.format(language=LANGUAGE[locale])
+    choices = "\n".join(f"{number}. {label}" for number, label in enumerate(labels, 1))
+    return system, GRADE.format(choices=choices, answer=_fenced(answer))

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.ask.service import THINKING, Assistant
-from bot.engine import Catalog, Engine, Event, Start, TextReply
+from bot.engine import Catalog, ChoicesReply, Engine, Event, Start, TextReply
 from bot.engine.lesson import Locale
 from bot.llm import prompts
 from bot.llm.client import ModelClient
@@ -700,3 +700,44 @@ async def test_the_wiring_builds_the_model_worker_from_settings(
         assert texts(await lan.inbox()) == [MODEL_ANSWER("vi").format(answer=answer)]
     finally:
         await runtime.close()
+
+
+# --- a typed answer the tutor is unsure of ---------------------------------------------------
+
+
+async def test_a_near_miss_typed_answer_gets_did_you_mean_from_the_model(
+    model: Tutoring, fake: FakeOpenAI, database: Database
+) -> None:
+    lan = await model.learner(locale="en")
+    await lan.tap("📘 Demo")
+    await lan.tap("📘 Lesson one")
+    await lan.tap("Next")
+    await lan.tap("Done")  # the quiz: "Who may know the OTP?" (Nobody / The bank)
+    unsure = "\n".join(texts(await lan.type("nobodee")))
+    assert "Nearly! Let's look again" in unsure
+    fake.answer("1")  # the first choice as shown
+    assert await model.jobs.run_once() == 1
+    call = fake.last(COMPLETIONS)
+    assert fenced(call, "question") == "nobodee"
+    (offer,) = await lan.inbox()
+    assert isinstance(offer, ChoicesReply)
+    shown = offer.options[0].label
+    assert shown.startswith("✅ Yes, «")
+    assert "Nobody" in call.user
+    # A typed "1" takes the model's suggestion, which is the quiz's own button.
+    taken = "\n".join(texts(await lan.type("1")))
+    assert ("That's right" in taken) == ("Nobody" in shown)
+    (job,) = await jobs_in(database)
+    assert job.result == "model"
+
+
+async def test_a_model_that_cannot_tell_adds_nothing(model: Tutoring, fake: FakeOpenAI) -> None:
+    lan = await model.learner(locale="en")
+    await lan.tap("📘 Demo")
+    await lan.tap("📘 Lesson one")
+    await lan.tap("Next")
+    await lan.tap("Done")
+    await lan.type("nobodee")
+    fake.answer("I am not sure, maybe 7")
+    assert await model.jobs.run_once() == 1
+    assert await lan.inbox() == []
