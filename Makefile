@@ -10,7 +10,7 @@ PORT ?= 8000
 export CAMTAY_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 export CAMTAY_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint typecheck unit chat lessons-check pictures bench lock system-deps clean
+.PHONY: run test lint typecheck unit chat lessons-check pictures bench bench-admin lock system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,7 @@ lint: $(VENV)/.dev
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
+	$(BIN)/mypy bench
 
 unit: $(VENV)/.dev system-deps
 	$(BIN)/camtay lessons check
@@ -67,6 +68,14 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_scam.py
 	$(BIN)/python bench/bench_turn.py --postgres $(CAMTAY_TEST_POSTGRES_URL)
 	$(BIN)/python bench/bench_telegram.py --postgres $(CAMTAY_TEST_POSTGRES_URL)
+
+# The admin reports at scale; not part of `make bench` nor `make test`. Seeds camtay_bench_admin
+# on the test server (1M learners, 100k volunteers, 20M events: about 2.5 minutes, 5 GB), times
+# every report and both CSV exports against it, then drops it. See bench/README.md.
+bench-admin: $(VENV)/.dev
+	$(BIN)/python -m bench.seed_admin --server $(CAMTAY_TEST_POSTGRES_URL) \
+	  --learners 1000000 --volunteers 100000 --events 20000000
+	$(BIN)/python -m bench.bench_reports --server $(CAMTAY_TEST_POSTGRES_URL)
 
 # Re-lock after changing dependencies in pyproject.toml (needs uv; bootstrapped with pip).
 lock: | $(BIN)/python

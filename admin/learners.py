@@ -17,7 +17,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict
-from sqlalchemy import BigInteger, ColumnElement, and_, any_, exists, func, literal, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    any_,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
@@ -863,13 +874,12 @@ async def export_progress(request: Request, who: Anyone, filters: Filters) -> St
                         .join(Learner, Learner.id == LessonProgress.learner_id)
                         .where(
                             *conditions,
-                            or_(
-                                LessonProgress.learner_id > last[0],
-                                and_(
-                                    LessonProgress.learner_id == last[0],
-                                    LessonProgress.lesson_id > last[1],
-                                ),
-                            ),
+                            # A row comparison, so the primary key seeks to the cursor (an OR
+                            # of the two columns is a filter: every batch read all rows before
+                            # it), and the same bound on the person for the join.
+                            tuple_(LessonProgress.learner_id, LessonProgress.lesson_id)
+                            > tuple_(literal(last[0]), literal(last[1])),
+                            Learner.id >= last[0],
                         )
                         .order_by(LessonProgress.learner_id, LessonProgress.lesson_id)
                         .limit(EXPORT_BATCH)

@@ -8,13 +8,14 @@ computed live from that school's learners, which are few.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, and_, func, select, true
+from sqlalchemy import ColumnElement, and_, func, select, true, tuple_
 
 from admin.audit import record
 from admin.auth import AdminOnly, Anyone, Principal, runtime_of
@@ -50,6 +51,8 @@ Period = Literal["month", "quarter"]
 VolunteerGroup = Literal["volunteer", "class", "school", "province"]
 NATIONAL = "*"
 """The province value of national rows in report_lessons and report_steps."""
+SCHOOLS = 50
+"""Schools in a progress report by school, unless the caller asks for more (`limit`)."""
 
 
 # --- progress -------------------------------------------------------------------------------
@@ -103,9 +106,14 @@ def _rollup_scope(who: Principal) -> ColumnElement[bool]:
     return condition
 
 
-async def _school_names(uow: UnitOfWork) -> dict[str, str]:
+async def _school_names(uow: UnitOfWork, places: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """The names of these (province, school key) places, from their volunteers' rows."""
+    if not places:
+        return {}
     rows = await uow.session.execute(
-        select(Volunteer.school_key, func.min(Volunteer.school)).group_by(Volunteer.school_key)
+        select(Volunteer.school_key, func.min(Volunteer.school))
+        .where(tuple_(Volunteer.province, Volunteer.school_key).in_(list(places)))
+        .group_by(Volunteer.school_key)
     )
     return {key: name for key, name in rows.all()}
 
@@ -119,6 +127,7 @@ async def progress_report(
     period: Period = "month",
     start: date | None = None,
     end: date | None = None,
+    limit: int = SCHOOLS,
 ) -> ProgressReport:
     column = {
         "province": ReportProgress.province,
@@ -128,6 +137,19 @@ async def progress_report(
     conditions = [_rollup_scope(who)]
     if end is not None:
         conditions.append(ReportProgress.month <= _month(end))
+    places: list[tuple[str, str]] = []
+    if group_by == "school":
+        # Every school of the country by month is tens of thousands of rows (14 MB of JSON
+        # for 5,000 schools): report the `limit` schools with the most people registered.
+        biggest = await uow.session.execute(
+            select(ReportProgress.school_key, func.min(ReportProgress.province))
+            .where(*conditions)
+            .group_by(ReportProgress.school_key)
+            .order_by(func.sum(ReportProgress.registered).desc(), ReportProgress.school_key)
+            .limit(limit)
+        )
+        places = [(province, key) for key, province in biggest.all()]
+        conditions.append(ReportProgress.school_key.in_([key for _, key in places]))
     milestones = ("registered", "started", "completed_lesson", "completed_module", "equipped")
     rows = await uow.session.execute(
         select(
@@ -144,7 +166,7 @@ async def progress_report(
         figures = by_period[(group, _period_of(month, period))]
         for index, count in enumerate(counts):
             figures[index] += int(count or 0)
-    labels = await _school_names(uow) if group_by == "school" else {}
+    labels = await _school_names(uow, places) if group_by == "school" else {}
     first = _period_of(_month(start), period) if start is not None else ""
     report_rows = []
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -440,13 +462,31 @@ async def volunteers_report(
         func.sum(table.activated),
         func.sum(table.completed_module),
     ]
-    rows = await uow.session.execute(
-        select(*keys, func.min(table.province), func.min(table.school), *sums)
-        .where(scope)
-        .group_by(*keys)
-        .order_by(sums[2].desc(), sums[0].desc(), *keys)
-        .limit(limit)
-    )
+    if by == "volunteer":
+        # One rollup row per volunteer: sort it, no need to group 100,000 rows first.
+        statement = (
+            select(
+                table.volunteer_id,
+                table.province,
+                table.school,
+                table.referred,
+                table.started,
+                table.activated,
+                table.completed_module,
+            )
+            .where(scope)
+            .order_by(table.activated.desc(), table.referred.desc(), table.volunteer_id)
+            .limit(limit)
+        )
+    else:
+        statement = (
+            select(*keys, func.min(table.province), func.min(table.school), *sums)
+            .where(scope)
+            .group_by(*keys)
+            .order_by(sums[2].desc(), sums[0].desc(), *keys)
+            .limit(limit)
+        )
+    rows = await uow.session.execute(statement)
     names: dict[int, str] = {}
     fetched = rows.all()
     if by == "volunteer" and who.sees_names:
@@ -518,6 +558,10 @@ async def get_progress(
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
     province: ProvinceFilter = None,
+    limit: Annotated[
+        int,
+        Query(ge=1, le=1000, description="group_by=school: the schools with most registered"),
+    ] = SCHOOLS,
 ) -> ProgressReport:
     """Learners registered, started, completed a lesson and a module, and equipped, by period."""
     if start is not None and end is not None and end < start:
@@ -532,6 +576,7 @@ async def get_progress(
             period=period,
             start=start,
             end=end,
+            limit=limit,
         )
 
 

@@ -242,9 +242,11 @@ async def gain_figures(
         .execution_options(yield_per=BATCH)
     )
     latest: dict[tuple[str, int, str], dict[str, tuple[int, int]]] = defaultdict(dict)
-    async for row in result:
-        place, (learner, module, phase, correct, total) = _place(row, by_province)
-        latest[(place, learner, module)][phase] = (int(correct), int(total))
+    # By partitions of BATCH rows: row by row, each row is a greenlet switch (about 20 µs).
+    async for partition in result.partitions():
+        for row in partition:
+            place, (learner, module, phase, correct, total) = _place(row, by_province)
+            latest[(place, learner, module)][phase] = (int(correct), int(total))
     figures: dict[tuple[str, str], GainFigures] = defaultdict(GainFigures)
     for (place, _, module), phases in latest.items():
         if "pre" in phases and "post" in phases:
@@ -376,21 +378,25 @@ async def _refresh_answers(session: AsyncSession, full: bool) -> None:
     rows = await answer_counts(
         session, _person(), by_province=True, after_event=after, until_event=until
     )
-    for place, lesson, step, option, correct, count in rows:
-        statement = dialect_insert(session, ReportAnswer).values(
-            province=place,
-            lesson_id=lesson,
-            step_id=step,
-            option=option,
-            correct=correct,
-            answers=count,
-        )
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["province", "lesson_id", "step_id", "option"],
-                set_={"answers": ReportAnswer.answers + statement.excluded.answers},
-            )
-        )
+    statement = dialect_insert(session, ReportAnswer)
+    statement = statement.on_conflict_do_update(
+        index_elements=["province", "lesson_id", "step_id", "option"],
+        set_={"answers": ReportAnswer.answers + statement.excluded.answers},
+    )
+    values = [
+        {
+            "province": place,
+            "lesson_id": lesson,
+            "step_id": step,
+            "option": option,
+            "correct": correct,
+            "answers": count,
+        }
+        for place, lesson, step, option, correct, count in rows
+    ]
+    # One executemany per batch, not one round trip per row (there are about 10,000).
+    for start in range(0, len(values), BATCH):
+        await session.execute(statement, values[start : start + BATCH])
     await _set_meta(session, WATERMARK, str(until))
 
 

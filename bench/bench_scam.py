@@ -19,7 +19,8 @@ if str(ROOT) not in sys.path:
     # tests.scam holds the labelled messages and is not installed with the package.
     sys.path.insert(0, str(ROOT))
 
-from bench.simulate import percentile, table  # noqa: E402
+from simulate import percentile, table  # noqa: E402
+
 from bot.content import load_catalog  # noqa: E402
 from bot.engine.lesson import DrillStep  # noqa: E402
 from bot.engine.matching import fold  # noqa: E402
