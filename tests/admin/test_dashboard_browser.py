@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,14 +23,8 @@ from bot.store.migrate import upgrade
 from bot.wiring import build
 from tests.admin.test_dashboard import seed
 from tests.conftest import FIXTURE_LESSONS, Clock, unavailable
-from tests.webhook.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PHONE,
-    STARTUP_SECONDS,
-    _free_port,
-    _healthy,
-)
+from tests.served import camtay_env, serving
+from tests.webhook.test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE
 
 pytestmark = pytest.mark.browser
 
@@ -76,35 +66,9 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """The real `camtay serve` on the seeded SQLite file: its base URL and an admin token."""
     database = tmp_path / "x.sqlite3"
     token = _prepare(database)
-    port = _free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CAMTAY_")}
-    env |= {"CAMTAY_SQLITE_PATH": str(database), "CAMTAY_LESSONS_DIR": str(FIXTURE_LESSONS)}
-    camtay = Path(sys.executable).with_name("camtay")
-    log_path = tmp_path / "server.log"
-    url = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
-        # cwd=tmp_path keeps a developer's .env (which might name PostgreSQL) out of the test.
-        process = subprocess.Popen(
-            [str(camtay), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while not _healthy(url):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"camtay serve did not come up:\n{log_path.read_text()}")
-                time.sleep(0.1)
-            yield url, token
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    env = camtay_env(sqlite_path=str(database), lessons_dir=str(FIXTURE_LESSONS))
+    with serving(tmp_path, env) as url:
+        yield url, token
 
 
 @pytest.fixture

@@ -6,50 +6,26 @@ A real `camtay serve` on a fresh SQLite file is fuzzed by schemathesis with an a
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from tests.conftest import FIXTURE_LESSONS
-
-STARTUP_SECONDS = 20.0
-CAMTAY = Path(sys.executable).with_name("camtay")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310
-            return bool(response.status == 200)
-    except OSError:
-        return False
+from tests.served import CAMTAY, camtay_env, serving
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(base URL, admin token) of a real server on a fresh database with the test lessons."""
     home = tmp_path_factory.mktemp("fuzz")
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CAMTAY_")}
-    env |= {
-        "CAMTAY_SQLITE_PATH": str(home / "fuzz.sqlite3"),
-        "CAMTAY_LESSONS_DIR": str(FIXTURE_LESSONS),
-        "CAMTAY_REPORT_REFRESH_SECONDS": "0",
-    }
+    env = camtay_env(
+        sqlite_path=str(home / "fuzz.sqlite3"),
+        lessons_dir=str(FIXTURE_LESSONS),
+        report_refresh_seconds="0",
+    )
     made = subprocess.run(
         [str(CAMTAY), "admin", "create-token", "--role", "admin", "--name", "fuzz"],
         cwd=home,
@@ -58,33 +34,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         text=True,
         check=True,
     )
-    token = made.stdout.strip()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = home / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(CAMTAY), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=home,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while not _healthy(url):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"camtay serve did not come up:\n{log_path.read_text()}")
-                time.sleep(0.1)
-            yield url, token
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-    assert "Traceback" not in log_path.read_text(), log_path.read_text()
+    with serving(home, env) as url:
+        yield url, made.stdout.strip()
+    log = (home / "server.log").read_text()
+    assert "Traceback" not in log, log
 
 
 @pytest.fixture(scope="module")

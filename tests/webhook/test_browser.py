@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +14,7 @@ from bot.engine import QRReply, Reply, TextReply, phrases
 from bot.service import utcnow
 from bot.store import Database
 from tests.conftest import FIXTURE_LESSONS, unavailable
+from tests.served import camtay_env, serving
 
 pytestmark = pytest.mark.browser
 
@@ -36,23 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PHONE: ViewportSize = {"width": 390, "height": 844}
-STARTUP_SECONDS = 20.0
 LESSON = "Lesson one"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 def _database(tmp_path: Path) -> Path:
@@ -62,38 +41,9 @@ def _database(tmp_path: Path) -> Path:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """The real `camtay serve` on a fresh SQLite file and the fixture lessons; its base URL."""
-    port = _free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CAMTAY_")}
-    env |= {
-        "CAMTAY_SQLITE_PATH": str(_database(tmp_path)),
-        "CAMTAY_LESSONS_DIR": str(FIXTURE_LESSONS),
-    }
-    camtay = Path(sys.executable).with_name("camtay")
-    log_path = tmp_path / "server.log"
-    url = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
-        # cwd=tmp_path keeps a developer's .env (which might name PostgreSQL) out of the test.
-        process = subprocess.Popen(
-            [str(camtay), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while not _healthy(url):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"camtay serve did not come up:\n{log_path.read_text()}")
-                time.sleep(0.1)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    env = camtay_env(sqlite_path=str(_database(tmp_path)), lessons_dir=str(FIXTURE_LESSONS))
+    with serving(tmp_path, env) as url:
+        yield url
 
 
 @pytest.fixture
