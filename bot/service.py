@@ -71,6 +71,8 @@ class Outgoing:
         )
 
 
+VIETNAM = timedelta(hours=7)
+"""Vietnam's offset from UTC, all year."""
 START_COMMAND = re.compile(r"/start(?:@\w+)?\s+(\S{1,64})")
 LINK_COMMAND = re.compile(r"/link(?:@\w+)?(?:\s+(\d{6}))?")
 LINK_MINUTES = 10
@@ -204,6 +206,10 @@ class Tutor:
                 context = Context(uow=uow, account=learner, person=person, state=state, now=now)
                 intercepted = await self.community.before(context, event)
                 replies = intercepted.replies
+                if intercepted.input is not None:
+                    # The learner's date, for the streak: the engine itself knows no clock.
+                    state = state or State()
+                    state.today = (now + VIETNAM).date().isoformat()
                 outcome = (
                     None
                     if intercepted.input is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from bot.engine import phrases as p
 from bot.engine.lesson import (
@@ -60,6 +61,41 @@ MAX_TEXT = 4000
 """Longer text is not a command or an answer; it is answered with the current prompt."""
 
 PHASES: tuple[CheckPhase, ...] = ("pre", "post")
+
+
+def _week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def learned_today(state: State) -> None:
+    """Count today in the streak: the day after the last, or two days after it when that week's
+    one rest day is still free; otherwise the streak starts again at 1."""
+    if state.today is None or state.streak_day == state.today:
+        return
+    today = date.fromisoformat(state.today)
+    gap = (today - date.fromisoformat(state.streak_day)).days if state.streak_day else 0
+    rest = _week(today - timedelta(days=1))
+    if gap == 1:
+        state.streak += 1
+    elif gap == 2 and state.rest_week != rest:
+        state.streak += 1
+        state.rest_week = rest
+    else:
+        state.streak = 1
+    state.streak_day = state.today
+
+
+def current_streak(state: State) -> int:
+    """The streak as it stands today: still alive if learned today, yesterday, or the day before
+    with a rest day to spare; otherwise 0 (never shown as a loss)."""
+    if state.today is None or state.streak_day is None:
+        return 0
+    today = date.fromisoformat(state.today)
+    gap = (today - date.fromisoformat(state.streak_day)).days
+    if gap <= 1 or (gap == 2 and state.rest_week != _week(today - timedelta(days=1))):
+        return state.streak
+    return 0
 
 
 def answer_order(unit_id: str, step: QuizStep) -> list[int]:
@@ -418,6 +454,7 @@ class Engine:
     def _complete_step(self, turn: _Turn, unit: _Unit, step_id: str) -> None:
         position = turn.state.position
         assert position is not None  # noqa: S101 -- only called inside a unit
+        learned_today(turn.state)
         if unit.check is None:
             turn.emit("step.completed", unit.id, step_id, step=position.step)
             position.assisted = position.assisted or turn.state.together
@@ -444,6 +481,11 @@ class Engine:
         turn.say(p.FINISHED, title=unit.title(turn.locale))
         if position.assisted:
             turn.say(p.FINISHED_TOGETHER)
+        days = current_streak(state)
+        if days >= 2:
+            turn.say(p.STREAK, days=days)
+        elif days == 1:
+            turn.say(p.STREAK_FIRST_DAY)
         if position.answered:
             turn.say(p.FINISHED_SCORE, correct=position.correct, answered=position.answered)
         if all(lesson_id in state.completed for lesson_id in unit.module.lessons):
@@ -738,11 +780,13 @@ class Engine:
         state = turn.state
         loc = turn.locale
         unfinished = [m for m in self.catalog.modules if not self._module_done(state, m)]
+        days = current_streak(state)
+        streak = "\n" + p.STREAK(loc).format(days=days) if days >= 2 else ""
         if not unfinished:
-            return p.MENU_ALL_DONE(loc)
+            return p.MENU_ALL_DONE(loc) + streak
         current = self.catalog.module(state.module_id or "")
         suggested = current if current in unfinished else unfinished[0]
-        return p.MENU(loc) + "\n" + p.MENU_SUGGEST(loc).format(title=suggested.title(loc))
+        return p.MENU(loc) + "\n" + p.MENU_SUGGEST(loc).format(title=suggested.title(loc)) + streak
 
     def _module_prompt(self, turn: _Turn) -> str:
         state = turn.state

@@ -213,3 +213,8 @@ LOOK_AGAIN = _t(
     "🤔 Gần đúng rồi! Mình xem lại nhé — bạn bấm nút, hoặc gõ số của câu trả lời.",
     "🤔 Nearly! Let's look again — tap a button, or type the answer's number.",
 )
+STREAK = _t("🔥 {days} ngày liên tiếp — giỏi lắm!", "🔥 {days} days in a row — well done!")
+STREAK_FIRST_DAY = _t(
+    "🌱 Ngày học đầu tiên! Mai học tiếp một chút nhé.",
+    "🌱 Your first day of learning! Come back for a little more tomorrow.",
+)

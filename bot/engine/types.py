@@ -202,6 +202,13 @@ class State(BaseModel):
     """Where a module's pre-check suggests starting: module id -> lesson id."""
     together: bool = False
     """"My helper is with me": lessons done now are recorded as assisted."""
+    today: str | None = None
+    """The learner's date (YYYY-MM-DD, Vietnam's time), set by the service before each step."""
+    streak: int = 0
+    """Days in a row with at least one step learned, up to streak_day."""
+    streak_day: str | None = None
+    rest_week: str | None = None
+    """The ISO week (YYYY-Www) whose one rest day has been used to keep the streak."""
 
 
 def fresh_copy(state: State) -> State:

@@ -218,3 +218,45 @@ def test_a_shown_answer_key_still_names_the_option_in_the_file(engine: Engine) -
     outcome = press(engine, outcome, "Hai")
     (answered,) = [event for event in outcome.events if event.type == "quiz.answered"]
     assert answered.data == {"option": 0, "correct": True}
+
+
+def learn_a_step_on(engine: Engine, state: State, day: str) -> State:
+    """On `day`, open the demo's second lesson where it was left and do one step."""
+    state = state.model_copy(update={"today": day})
+    outcome = engine.step(state, Choice(key=f"{state.prompt}:open:second"))
+    buttons = [r for r in outcome.replies if isinstance(r, ChoicesReply)][-1].options
+    return engine.step(outcome.state, Choice(key=buttons[0].key)).state
+
+
+def test_a_streak_counts_days_in_a_row_and_keeps_one_rest_day_a_week(engine: Engine) -> None:
+    state = engine.step(None, Start(payload="lang_en")).state
+    state = learn_a_step_on(engine, state, "2026-01-05")  # a Monday
+    assert state.streak == 1
+    state = learn_a_step_on(engine, state, "2026-01-05")  # the same day counts once
+    state = learn_a_step_on(engine, state, "2026-01-06")
+    assert state.streak == 2
+    state = learn_a_step_on(engine, state, "2026-01-08")  # Wednesday rested: the week's rest day
+    assert (state.streak, state.rest_week) == (3, "2026-W02")
+    state = learn_a_step_on(engine, state, "2026-01-10")  # a second rest in the same week
+    assert state.streak == 1
+    state = learn_a_step_on(engine, state, "2026-01-11")
+    state = learn_a_step_on(engine, state, "2026-01-13")  # Monday rested: a new week's rest day
+    assert state.streak == 3
+
+
+def test_the_streak_is_shown_kindly_in_the_menu_and_after_a_lesson(engine: Engine) -> None:
+    state = engine.step(None, Start(payload="lang_en")).state
+    for day in ("2026-01-05", "2026-01-06"):
+        state = learn_a_step_on(engine, state, day)
+    menu = engine.step(state.model_copy(update={"today": "2026-01-06"}), TextInput(text="/menu"))
+    assert "🔥 2 days in a row — well done!" in texts(menu)
+    later = engine.step(state.model_copy(update={"today": "2026-01-20"}), TextInput(text="/menu"))
+    assert "🔥" not in texts(later)  # a broken streak is simply not shown
+    first = engine.step(None, Start(payload="lang_en")).state.model_copy(
+        update={"today": "2026-01-05"}
+    )
+    outcome = press(engine, engine.step(first, TextInput(text="/menu")), "📘 Demo")
+    outcome = press(engine, outcome, "📘 Lesson one")
+    for label in ("Next", "Done", "Nobody", "A scam"):
+        outcome = press(engine, outcome, label)
+    assert "🌱 Your first day of learning!" in texts(outcome)
