@@ -1,4 +1,4 @@
-"""Keeping admin data current in every process: report rollups and the lesson library."""
+"""Keeping every process current: the lesson library, broadcasts, reminders, report rollups."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 from admin.broadcasts import resume
 from admin.content import follow
 from admin.rollups import refresh_rollups, refreshed_at
+from bot.reminders import send_due
 from bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
@@ -27,12 +28,14 @@ async def refresh_if_stale(runtime: Runtime) -> bool:
 
 
 async def keep_current(runtime: Runtime, stop: asyncio.Event) -> None:
-    """Until `stop`: follow library reloads, finish broadcasts left half-queued, and refresh
-    stale rollups (one process at a time)."""
+    """Until `stop`: follow library reloads, finish broadcasts left half-queued, send the daily
+    reminders that are due, and refresh stale rollups (one process at a time)."""
     while not stop.is_set():
         try:
             await follow(runtime)
             await resume(runtime)
+            if await send_due(runtime.database, runtime.catalog, runtime.tutor.clock()):
+                runtime.worker.notify()
             if runtime.settings.report_refresh_seconds > 0:
                 await refresh_if_stale(runtime)
         except Exception:  # a bad cycle must not end the loop; it is logged and retried

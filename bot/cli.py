@@ -460,5 +460,43 @@ def check_message(
     typer.echo(render(result, title))
 
 
+certificates_app = typer.Typer(help="Certificates of passed modules.", no_args_is_help=True)
+app.add_typer(certificates_app, name="certificates")
+
+
+@certificates_app.command("revoke")
+def certificates_revoke(
+    code: Annotated[str, typer.Argument(help="The certificate's verification code")],
+    reason: Annotated[str, typer.Option(help="Why it is revoked (kept in the audit log)")],
+) -> None:
+    """Revoke a certificate: its verify page says so from now on."""
+    from admin.audit import record
+    from admin.auth import CLI
+    from bot.certificates import normalise_code, revoke
+    from bot.wiring import build
+
+    settings = _settings()
+    normal = normalise_code(code)
+    if normal is None:
+        raise typer.BadParameter(f"{code!r} is not a certificate code")
+
+    async def main() -> bool:
+        runtime = build(settings)
+        try:
+            async with runtime.database.unit_of_work() as uow:
+                now = runtime.tutor.clock()
+                if not await revoke(uow, normal, reason, now):
+                    return False
+                await record(uow, CLI, "certificate.revoke", now, code=normal, reason=reason)
+                await uow.commit()
+                return True
+        finally:
+            await runtime.close()
+
+    if not asyncio.run(main()):
+        raise typer.BadParameter(f"no certificate {normal}")
+    typer.echo(f"certificate {normal} revoked")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

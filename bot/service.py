@@ -220,6 +220,8 @@ class Tutor:
                 await uow.events.append(person, outcome.events, now)
                 await uow.progress.apply(person, outcome.events, now)
                 await uow.learners.reach(person, self._milestones(outcome), now)
+                if any(event.type == "step.completed" for event in outcome.events):
+                    await uow.learners.learned(person, outcome.state.today)
                 helped = (
                     [] if context is None else await self.community.after(context, state, outcome)
                 )
@@ -244,9 +246,10 @@ class Tutor:
                         )
                     )
                 queued_model_work = queued_model_work or bool(answers.jobs)
-                shown = with_notes(outcome.replies, helped + answers.notes, answers.options)
+                added = [*(context.options if context is not None else []), *answers.options]
+                shown = with_notes(outcome.replies, helped + answers.notes, added)
                 last = shown[-1] if shown else None
-                if answers.options and isinstance(last, ChoicesReply):
+                if added and isinstance(last, ChoicesReply):
                     # Typed numbers pick from the list as shown, the added buttons first.
                     learner.aside = {
                         "kind": "menu",

@@ -17,7 +17,7 @@ from admin.background import keep_current
 from bot.locks import LockTimeout
 from bot.settings import Settings
 from bot.wiring import Runtime, build
-from webhook import chat, telegram, zalo_bot, zalo_oa
+from webhook import chat, telegram, verify, zalo_bot, zalo_oa
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(zalo_bot.router)
     app.include_router(zalo_oa.router)
     app.include_router(dashboard.router)
+    app.include_router(verify.router)
     admin_api = create_admin_api(settings)
     app.mount(PREFIX, admin_api)
     return app

@@ -59,7 +59,7 @@ MAX_CHOICE_KEY = 64
 """Longer texts are never engine keys (Choice allows 64 characters)."""
 BUTTON = "oa.query.hide"
 """Sends the payload as the learner's text without showing it in the chat."""
-KEY = re.compile(r"^(?:\d+|c):[a-z]")
+KEY = re.compile(r"^(?:\d+|[ac]):[a-z]")
 """An engine option key: "<prompt>:<action>". Stale or unknown keys are handled by the engine."""
 
 WINDOW = timedelta(hours=48)

@@ -271,3 +271,39 @@ BOARD_TOTAL = _t(
     "{modules}. 👏",
 )
 NO_CLASS_NAME = _t("(không lớp)", "(no class)")
+
+# --- daily reminders -------------------------------------------------------------------------
+
+REMIND_ASK = _t(
+    "⏰ Bạn muốn mình nhắc học lúc mấy giờ? Mình chỉ nhắc vào ngày bạn chưa học, và không nhắc "
+    "từ 21 giờ tối đến 7 giờ sáng.",
+    "⏰ When should I remind you to learn? Only on days you haven't learned yet, and never "
+    "between 9 pm and 7 am.",
+)
+REMIND_NOW = _t("Bây giờ: {time} mỗi ngày.", "Now: {time} every day.")
+REMIND_NONE = _t("Bây giờ: không nhắc.", "Now: no reminders.")
+REMIND_OFF = _t("🔕 Không nhắc", "🔕 No reminders")
+REMIND_SET = _t(
+    "✅ Mình sẽ nhắc bạn lúc {time} vào những ngày bạn chưa học. Gõ /settings để đổi.",
+    "✅ I'll remind you at {time} on days you haven't learned. Type /settings to change it.",
+)
+REMIND_OFF_DONE = _t(
+    "🔕 Đã tắt nhắc học. Gõ /settings khi muốn bật lại.",
+    "🔕 Reminders are off. Type /settings to turn them back on.",
+)
+
+# --- certificates ----------------------------------------------------------------------------
+
+CERTIFICATE_NAME = _t(
+    "🎓 Bạn đã vượt qua bài kiểm tra cuối! Bạn muốn ghi tên gì trên chứng nhận? "
+    "Gõ tên của bạn (ví dụ: Nguyễn Thị Lan).",
+    "🎓 You passed the final check! What name should go on your certificate? "
+    "Type your name (for example: Nguyen Thi Lan).",
+)
+NAME_HOW = _t(
+    "Bạn gõ /name và tên muốn ghi trên chứng nhận, ví dụ: /name Nguyễn Thị Lan",
+    "Type /name and the name for your certificates, for example: /name Nguyen Thi Lan",
+)
+NAME_SAVED = _t(
+    "✅ Chứng nhận mới sẽ mang tên: {name}.", "✅ New certificates will carry the name: {name}."
+)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import provinces
+from bot import certificates, provinces
 from bot.community import phrases as p
 from bot.community.invitations import Links, code_of, typed_code
 from bot.engine import (
@@ -35,6 +35,7 @@ from bot.engine import (
 )
 from bot.engine.lesson import Locale, ShowStep, Text
 from bot.engine.matching import fold, match_option
+from bot.reminders import CHOICES, label
 from bot.store.db import UnitOfWork
 from bot.store.models import Learner, Referral, Volunteer
 
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 KEY_PREFIX = "c:"
 """Buttons of this package: `c:<verb>[:<argument>]`; the engine's start with a number."""
+NAME_LIMIT = 64
 RELAY_LIMIT = 300
 """Characters in a tip or an encouragement: a few short sentences someone can read slowly."""
 RELAYS_SENT_PER_HOUR = 20
@@ -54,7 +56,7 @@ TOGETHER_EXPIRES = timedelta(hours=3)
 FAMILY_BUTTONS = 8
 VIETNAM = timedelta(hours=7)
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo_bot": "Zalo", "zalo_oa": "Zalo", "web": "web"}
-FREE_TEXT = {"form", "tip", "cheer", "nickname"}
+FREE_TEXT = {"form", "tip", "cheer", "nickname", "certname"}
 FIELD_LIMITS = {"name": 40, "school": 120, "class": 20}
 Compose = Callable[[Locale], list[Reply]]
 """Messages for another person, written once their language is known."""
@@ -71,6 +73,8 @@ class Context:
     person: int
     state: State | None
     now: datetime
+    options: list[Option] = field(default_factory=list)
+    """Buttons `after` adds to the front of the screen's own."""
 
     @property
     def locale(self) -> Locale:
@@ -154,7 +158,84 @@ class Community:
             return await self._board(ctx)
         if name in ("cancel", "huy"):
             return [TextReply(text=p.CANCELLED(ctx.locale))]
+        if name in ("certificates", "chungnhan"):
+            mine = await ctx.uow.certificates.of_person(ctx.person)
+            base = self.links.base_url
+            return [TextReply(text=certificates.list_text(mine, self.catalog, base, ctx.locale))]
+        if name in ("name", "ten"):
+            wanted = _clean(text.split(maxsplit=1)[1]) if len(text.split(maxsplit=1)) > 1 else ""
+            return await self._set_name(ctx, wanted)
+        if name in ("settings", "caidat", "remind", "nhachoc"):
+            text, options = await self._reminder_question(ctx)
+            return self._ask(ctx, text, options, kind="menu")
         return None
+
+    async def _set_name(self, ctx: Context, wanted: str) -> list[Reply]:
+        """The name the learner chooses for their certificates (nothing else shows it)."""
+        loc = ctx.locale
+        if not 2 <= len(wanted) <= NAME_LIMIT:
+            return [TextReply(text=p.NAME_HOW(loc))]
+        person = await ctx.uow.session.get(Learner, ctx.person)
+        if person is not None:
+            person.display_name = wanted
+        return [TextReply(text=p.NAME_SAVED(loc).format(name=wanted))]
+
+    async def _certificate_name(self, ctx: Context, module_id: str, wanted: str) -> list[Reply]:
+        loc = ctx.locale
+        if not 2 <= len(wanted) <= NAME_LIMIT:
+            question = p.CERTIFICATE_NAME(loc)
+            return self._ask(ctx, question, [self._cancel(ctx)], kind="certname", module=module_id)
+        person = await ctx.uow.session.get(Learner, ctx.person)
+        if person is not None:
+            person.display_name = wanted
+        return await self._certify(ctx, module_id, wanted)
+
+    async def _certify(self, ctx: Context, module_id: str, name: str) -> list[Reply]:
+        made = await certificates.issue(
+            ctx.uow, person=ctx.person, module_id=module_id, display_name=name, now=ctx.now
+        )
+        if made is None:
+            return []
+        return certificates.chat_replies(made, self.catalog, self.links.base_url, ctx.locale)
+
+    async def _passed(self, ctx: Context, event: Event) -> list[Reply]:
+        """A module's final check passed: a certificate, once, in the learner's chosen name."""
+        module_id = str(event.data.get("module", ""))
+        if event.data.get("phase") != "post" or not certificates.passed(
+            int(event.data.get("correct", 0)), int(event.data.get("total", 0))
+        ):
+            return []
+        if await ctx.uow.certificates.find(ctx.person, module_id) is not None:
+            return []
+        person = await ctx.uow.session.get(Learner, ctx.person)
+        if person is None or not person.display_name:
+            ctx.account.aside = {"kind": "certname", "module": module_id, "options": []}
+            return [TextReply(text=p.CERTIFICATE_NAME(ctx.locale))]
+        return await self._certify(ctx, module_id, person.display_name)
+
+    async def _reminder_question(self, ctx: Context) -> tuple[str, list[Option]]:
+        loc = ctx.locale
+        person = await ctx.uow.session.get(Learner, ctx.person)
+        at = person.remind_at if person is not None and not person.reminders_paused else None
+        now = p.REMIND_NOW(loc).format(time=label(at)) if at is not None else p.REMIND_NONE(loc)
+        options = [_option(f"remind:{minute}", f"⏰ {label(minute)}") for minute in CHOICES]
+        options.append(_option("remind:off", p.REMIND_OFF(loc)))
+        return f"{p.REMIND_ASK(loc)}\n{now}", options
+
+    async def _set_reminder(self, ctx: Context, argument: str) -> list[Reply]:
+        loc = ctx.locale
+        person = await ctx.uow.session.get(Learner, ctx.person)
+        if person is None:
+            return [TextReply(text=p.CANCELLED(loc))]
+        minute = int(argument) if argument.isdigit() else None
+        if minute is not None and minute not in CHOICES:
+            minute = None
+        person.remind_at = minute
+        person.reminders_paused = False
+        person.reminders_ignored = 0
+        if minute is None:
+            return [TextReply(text=p.REMIND_OFF_DONE(loc))]
+        return [TextReply(text=p.REMIND_SET(loc).format(time=label(minute)))]
 
     async def _aside_text(
         self, ctx: Context, aside: dict[str, Any], text: str
@@ -172,6 +253,8 @@ class Community:
             return await self._form_answer(ctx, aside, _clean(text))
         if kind == "nickname":
             return await self._save_nickname(ctx, int(aside["person"]), _clean(text))
+        if kind == "certname":
+            return await self._certificate_name(ctx, str(aside.get("module", "")), _clean(text))
         return await self._relay(ctx, aside, text.strip())
 
     def _ask(self, ctx: Context, text: str, options: list[Option], **aside: Any) -> list[Reply]:
@@ -203,6 +286,8 @@ class Community:
             return await self._board(ctx)
         if verb == "leave":
             return await self._leave(ctx, confirmed=argument == "yes")
+        if verb == "remind":
+            return await self._set_reminder(ctx, argument)
         if verb == "keep":
             helper = await ctx.uow.volunteers.helper(ctx.person)
             name = helper[1].name if helper else ""
@@ -728,6 +813,12 @@ class Community:
                 first = before is None or not before.completed
                 if first:
                     await self._first_lesson(ctx, event.lesson_id)
+            elif event.type == "check.completed":
+                notes += await self._passed(ctx, event)
+            elif event.type == "reminders.requested":
+                text, options = await self._reminder_question(ctx)
+                notes.append(TextReply(text=text))
+                ctx.options += options
         return notes
 
     async def _stuck(self, ctx: Context, event: Event) -> list[Reply]:

@@ -310,6 +310,9 @@ class Engine:
             self._render(turn)
         elif verb == "check" and argument in PHASES and state.module_id is not None:
             self._open_check(turn, argument)
+        elif verb == "reminders":
+            turn.emit("reminders.requested")  # the service asks when, before the buttons
+            self._render(turn)
         elif verb == "inspect":
             self._leave_lesson(turn)
             turn.say(p.INSPECT_INTRO)
@@ -670,6 +673,7 @@ class Engine:
             label = f"{mark} {module.title(loc)} · {done}/{len(module.lessons)}"
             options.append(self._option(turn, f"module:{module.id}", label))
         options.append(self._option(turn, "inspect", p.CHECK_MESSAGE(loc)))
+        options.append(self._option(turn, "reminders", p.REMINDERS(loc)))
         if state.together:
             options.append(self._option(turn, "together:off", p.TOGETHER_OFF_BUTTON(loc)))
         else:

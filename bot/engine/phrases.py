@@ -137,11 +137,15 @@ HELP = _t(
     "Bạn có thể gõ:\n/menu — các chủ đề\n/lang — đổi ngôn ngữ\n/start — bắt đầu lại\n"
     "/link — học tiếp trên ứng dụng khác\n/together — có người giúp ngồi cạnh\n"
     "/helper — người giúp bạn\n/volunteer — làm tình nguyện viên, giúp người thân học\n"
-    "/family — người thân bạn đang giúp\n/ask — hỏi một câu\n/check — kiểm tra tin nhắn lạ",
+    "/family — người thân bạn đang giúp\n/ask — hỏi một câu\n/check — kiểm tra tin nhắn lạ\n"
+    "/settings — nhắc học hằng ngày\n/certificates — chứng nhận của bạn\n"
+    "/name — tên ghi trên chứng nhận",
     "You can type:\n/menu — the topics\n/lang — change language\n/start — start again\n"
     "/link — carry on in another app\n/together — a helper is sitting with you\n"
     "/helper — the person helping you\n/volunteer — become a volunteer and help your family\n"
-    "/family — the family members you help\n/ask — ask a question\n/check — check a message",
+    "/family — the family members you help\n/ask — ask a question\n/check — check a message\n"
+    "/settings — daily reminder\n/certificates — your certificates\n"
+    "/name — the name on your certificates",
 )
 TOGETHER_ON_BUTTON = _t("👥 Có người giúp ngồi cạnh tôi", "👥 My helper is with me")
 TOGETHER_OFF_BUTTON = _t("🙋 Tôi tự học tiếp", "🙋 I'll go on by myself")
@@ -218,3 +222,4 @@ STREAK_FIRST_DAY = _t(
     "🌱 Ngày học đầu tiên! Mai học tiếp một chút nhé.",
     "🌱 Your first day of learning! Come back for a little more tomorrow.",
 )
+REMINDERS = _t("⏰ Nhắc học hằng ngày", "⏰ Daily reminder")

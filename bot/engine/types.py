@@ -124,6 +124,7 @@ EventType = Literal[
     "question.asked",
     "message.submitted",
     "answer.unsure",
+    "reminders.requested",
     # Recorded by the service, not the engine:
     "account.linked",
     "link.failed",

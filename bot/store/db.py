@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.store.certificates import CertificateRepository
 from bot.store.repositories import (
     DedupRepository,
     EventRepository,
@@ -66,6 +67,7 @@ class UnitOfWork:
         self.media = MediaRepository(session)
         self.links = LinkRepository(session)
         self.volunteers = VolunteerRepository(session)
+        self.certificates = CertificateRepository(session)
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -104,6 +104,14 @@ class Learner(Base):
     first_module_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     equipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """Every core module completed (Module.core)."""
+    # Daily reminders, on the person's row.
+    remind_at: Mapped[int | None] = mapped_column(Integer)
+    """Minutes after midnight, Vietnam's time, of the daily reminder; None: no reminders."""
+    reminders_ignored: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Reminders sent since the learner last learned; at 5 they pause."""
+    reminders_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    learned_on: Mapped[str | None] = mapped_column(String(10))
+    """The last day (YYYY-MM-DD, Vietnam's time) with a step learned."""
 
 
 class ConversationState(Base):
@@ -494,3 +502,38 @@ class ModelJob(Base):
     created_at: Mapped[datetime] = _ts()
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Certificate(Base):
+    """Issued once per person and module when the post-check is passed; public by its code.
+
+    The verify page shows only the display name the learner chose, the module and the date.
+    """
+
+    __tablename__ = "certificates"
+    __table_args__ = (UniqueConstraint("learner_id", "module_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(10), unique=True)
+    """Random, from an alphabet without look-alike characters: printed and typed by hand."""
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    """The person (the account other linked accounts point at)."""
+    module_id: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = _ts()
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_reason: Mapped[str | None] = mapped_column(String(300))
+
+
+class ReminderSent(Base):
+    """One reminder per person and day, claimed by inserting this row: workers never double."""
+
+    __tablename__ = "reminders_sent"
+
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    """reminder | paused | skipped (no reachable account)"""
+    sent_at: Mapped[datetime] = _ts()

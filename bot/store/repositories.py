@@ -88,6 +88,12 @@ class LearnerRepository:
             columns = {name: func.coalesce(getattr(Learner, name), now) for name in milestones}
             await self.session.execute(update(Learner).where(Learner.id == person).values(columns))
 
+    async def learned(self, person: int, day: str | None) -> None:
+        """A step learned today: no reminder today, and the ignored reminders start again."""
+        await self.session.execute(
+            update(Learner).where(Learner.id == person).values(learned_on=day, reminders_ignored=0)
+        )
+
     async def set_unreachable(self, channel: str, external_id: str, at: datetime | None) -> None:
         """Record that the learner blocked the bot (a time) or came back (None)."""
         await self.session.execute(
