@@ -13,7 +13,7 @@ import dataclasses
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -34,7 +34,7 @@ from admin.reports import (
     VolunteerGroup,
     VolunteersReport,
 )
-from bot import provinces
+from bot import provinces, vietnam
 from bot.engine import Catalog
 from bot.engine.lesson import DrillStep, QuizStep, SayStep, ShowStep
 from webhook.bodies import read_body
@@ -56,7 +56,6 @@ COOKIE = "camtay_admin"
 LANG_COOKIE = "camtay_admin_lang"
 SESSION_SECONDS = 12 * 3600
 MAX_FORM = 4096
-VIETNAM = timezone(timedelta(hours=7))
 _MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 LOGIN = "/admin/login"
 HOME = "/admin"
@@ -326,7 +325,7 @@ def period_label(period: str, lang: Lang) -> str:
 
 
 def when_label(moment: datetime) -> str:
-    return moment.astimezone(VIETNAM).strftime("%H:%M %d/%m/%Y")
+    return vietnam.local(moment).strftime("%H:%M %d/%m/%Y")
 
 
 def parse_month(text: str) -> str | None:
@@ -890,7 +889,7 @@ async def overview(request: Request) -> Response:
         lessons = await reports.lessons_report(uow, scope, runtime.catalog)
         gain = await reports.gain_report(uow, scope, runtime.catalog)
         volunteers = await reports.volunteers_report(uow, scope, by=filters.by, limit=VOLUNTEERS)
-    today = runtime.tutor.clock().astimezone(VIETNAM).date()
+    today = vietnam.day(runtime.tutor.clock())
     page |= progress_context(progress.rows, places.rows, filters, t, scope, who)
     page |= lessons_context(lessons, runtime.catalog, filters, t)
     page |= gain_context(gain, t)

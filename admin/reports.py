@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, and_, func, select, true, tuple_
 from admin.audit import record
 from admin.auth import AdminOnly, Anyone, Principal, runtime_of
 from admin.rollups import (
+    NATIONAL,
     GainFigures,
     LessonFigures,
     answer_counts,
@@ -49,8 +50,6 @@ router = APIRouter(tags=["reports"])
 GroupBy = Literal["province", "school", "channel"]
 Period = Literal["month", "quarter"]
 VolunteerGroup = Literal["volunteer", "class", "school", "province"]
-NATIONAL = "*"
-"""The province value of national rows in report_lessons and report_steps."""
 SCHOOLS = 50
 """Schools in a progress report by school, unless the caller asks for more (`limit`)."""
 

@@ -18,12 +18,13 @@ import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import vietnam
 from bot.engine import Catalog
 from bot.store.db import Database
 from bot.store.models import (
@@ -45,7 +46,6 @@ from bot.store.repositories import dialect_insert
 
 log = logging.getLogger(__name__)
 
-VIETNAM = timedelta(hours=7)
 MILESTONES = {
     "registered": Learner.created_at,
     "started": Learner.started_at,
@@ -66,7 +66,7 @@ def _dialect(session: AsyncSession) -> str:
 def month_of(session: AsyncSession, column: Any) -> ColumnElement[str]:
     """YYYY-MM of a UTC timestamp, in Vietnam's time (UTC+7 all year)."""
     if _dialect(session) == "postgresql":
-        return func.to_char(func.timezone("UTC", column) + VIETNAM, "YYYY-MM")
+        return func.to_char(func.timezone("UTC", column) + vietnam.OFFSET, "YYYY-MM")
     return func.strftime("%Y-%m", column, "+7 hours")
 
 
@@ -328,6 +328,7 @@ async def _refresh_progress(session: AsyncSession) -> None:
 
 
 NATIONAL = "*"
+"""The province of national rows in report_lessons and report_steps."""
 
 
 async def _refresh_lessons(session: AsyncSession, catalog: Catalog) -> None:

@@ -12,11 +12,12 @@ import io
 import re
 import secrets
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
 from fpdf import FPDF
 from PIL import Image, ImageDraw, ImageFont
 
+from bot import vietnam
 from bot.engine import Catalog, Locale, QRReply, Reply, TextReply
 from bot.pictures import FontsMissingError, drawable, font_files
 from bot.qr import qr_png
@@ -35,8 +36,6 @@ INK = (25, 35, 60)
 ACCENT = (18, 94, 160)
 GREY = (90, 98, 112)
 ISSUE_ATTEMPTS = 5
-VIETNAM = timezone(timedelta(hours=7))
-"""The date printed is Vietnam's (UTC+7 all year, no daylight saving)."""
 
 
 def new_code() -> str:
@@ -173,7 +172,7 @@ def _day(day: date) -> str:
 
 
 def issued_on(certificate: Certificate) -> date:
-    return certificate.issued_at.astimezone(VIETNAM).date()
+    return vietnam.day(certificate.issued_at)  # the date printed is Vietnam's
 
 
 # --- drawing -------------------------------------------------------------------------------

@@ -9,10 +9,11 @@ reminders pause, with a last message saying how to turn them back on.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import or_, select
 
+from bot import vietnam
 from bot.engine import Catalog, ChoicesReply, Option, Reply, State, TextReply
 from bot.engine.lesson import Locale, Text
 from bot.store.db import Database, UnitOfWork
@@ -21,7 +22,6 @@ from bot.store.repositories import dialect_insert
 
 log = logging.getLogger(__name__)
 
-VIETNAM = timedelta(hours=7)
 QUIET_FROM = 21 * 60
 QUIET_UNTIL = 7 * 60
 """Quiet hours, in minutes after midnight: nothing is sent from 21:00 to 07:00."""
@@ -63,7 +63,7 @@ PAUSED = _t(
 
 def local(now: datetime) -> tuple[str, int]:
     """Vietnam's date (YYYY-MM-DD) and minute of the day at `now`."""
-    moment = now + VIETNAM
+    moment = vietnam.local(now)
     return moment.date().isoformat(), moment.hour * 60 + moment.minute
 
 
@@ -142,11 +142,7 @@ async def _remind(uow: UnitOfWork, catalog: Catalog, person: int, day: str, now:
         raw = await uow.states.load(person)
         nudge = NUDGES[int(day.replace("-", "")) % len(NUDGES)]
         text = nudge(locale).format(title=next_title(catalog, raw, locale))
-        offer = ChoicesReply(
-            text=text, options=[Option(key="a:resume", label=START_BUTTON(locale))]
-        )
-        replies = [offer]
-        # The latest list on their screen: a typed "1" takes it where there are no buttons.
-        account.aside = {"kind": "menu", "options": [o.model_dump() for o in offer.options]}
-    await uow.outbox.add(account, replies, now, priority=BULK_PRIORITY)
+        button = Option(key="a:resume", label=START_BUTTON(locale))
+        replies = [ChoicesReply(text=text, options=[button])]
+    await uow.outbox.add(account, replies, now, priority=BULK_PRIORITY, unasked=True)
     return 1

@@ -12,6 +12,7 @@ from typing import Protocol
 from pydantic import TypeAdapter
 from sqlalchemy import func, select
 
+from bot import vietnam
 from bot.ask.service import Assistant
 from bot.community import Community, Context
 from bot.engine import (
@@ -31,6 +32,7 @@ from bot.engine import phrases as p
 from bot.locks import LearnerLocks
 from bot.store.db import Database, UnitOfWork
 from bot.store.models import Learner, ModelJob, OutboxMessage
+from bot.store.repositories import remember_list
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +73,6 @@ class Outgoing:
         )
 
 
-VIETNAM = timedelta(hours=7)
-"""Vietnam's offset from UTC, all year."""
 START_COMMAND = re.compile(r"/start(?:@\w+)?\s+(\S{1,64})")
 LINK_COMMAND = re.compile(r"/link(?:@\w+)?(?:\s+(\d{6}))?")
 LINK_MINUTES = 10
@@ -209,7 +209,7 @@ class Tutor:
                 if intercepted.input is not None:
                     # The learner's date, for the streak: the engine itself knows no clock.
                     state = state or State()
-                    state.today = (now + VIETNAM).date().isoformat()
+                    state.today = vietnam.day(now).isoformat()
                 outcome = (
                     None
                     if intercepted.input is None
@@ -248,13 +248,8 @@ class Tutor:
                 queued_model_work = queued_model_work or bool(answers.jobs)
                 added = [*(context.options if context is not None else []), *answers.options]
                 shown = with_notes(outcome.replies, helped + answers.notes, added)
-                last = shown[-1] if shown else None
-                if added and isinstance(last, ChoicesReply):
-                    # Typed numbers pick from the list as shown, the added buttons first.
-                    learner.aside = {
-                        "kind": "menu",
-                        "options": [option.model_dump() for option in last.options],
-                    }
+                if added:
+                    remember_list(learner, shown)  # typed numbers pick the added buttons too
                 replies += shown
                 learner.locale = outcome.state.locale
             ids = await uow.outbox.add(learner, replies, now)

@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -15,6 +15,7 @@ import httpx
 from aiolimiter import AsyncLimiter
 from sqlalchemy import func, select
 
+from bot import vietnam
 from bot.channels.text import split_text
 from bot.content import ASSETS_DIR
 from bot.engine import (
@@ -64,7 +65,6 @@ KEY = re.compile(r"^(?:\d+|[ac]):[a-z]")
 
 WINDOW = timedelta(hours=48)
 REPLIES_PER_MESSAGE = 8
-VIETNAM = timezone(timedelta(hours=7), "ICT")
 """Quotas count by calendar month; Zalo is Vietnamese and Vietnam has no daylight saving."""
 
 CREDENTIALS_ROW = "zalo_oa"
@@ -442,7 +442,7 @@ def image(attachment_id: str, caption: str | None = None) -> dict[str, Any]:
 
 def month_counter(at: datetime) -> str:
     """The name of the proactive-message counter of `at`'s month (Vietnam time)."""
-    return f"{CHANNEL}:proactive:{at.astimezone(VIETNAM):%Y-%m}"
+    return f"{CHANNEL}:proactive:{vietnam.local(at):%Y-%m}"
 
 
 class ZaloOASender:

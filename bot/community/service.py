@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import certificates, provinces
+from bot import certificates, provinces, vietnam
 from bot.community import phrases as p
 from bot.community.invitations import Links, code_of, typed_code
 from bot.engine import (
@@ -54,7 +54,6 @@ ALERTS_PER_WINDOW = 2
 TOGETHER_EXPIRES = timedelta(hours=3)
 """"My helper is with me" ends by itself after this long without learning."""
 FAMILY_BUTTONS = 8
-VIETNAM = timedelta(hours=7)
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo_bot": "Zalo", "zalo_oa": "Zalo", "web": "web"}
 FREE_TEXT = {"form", "tip", "cheer", "nickname", "certname"}
 FIELD_LIMITS = {"name": 40, "school": 120, "class": 20}
@@ -126,16 +125,9 @@ class Community:
                 if replies is not None:
                     return Intercepted(replies)
             elif ctx.account.aside is not None:
-                options = [Option.model_validate(o) for o in ctx.account.aside.get("options", [])]
-                chosen = match_option(text, options) if options else None
-                if chosen is not None and not chosen.key.startswith(KEY_PREFIX):
-                    # A list that mixes the screen's buttons with others': the typed number
-                    # picks from the list as shown.
-                    ctx.account.aside = None
-                    return Intercepted([], Choice(key=chosen.key))
-                replies = await self._aside_text(ctx, ctx.account.aside, text)
-                if replies is not None:
-                    return Intercepted(replies)
+                answered = await self._aside_text(ctx, ctx.account.aside, text)
+                if answered is not None:
+                    return answered
         # Anything else belongs to the engine, whose new screen replaces any list shown here.
         ctx.account.aside = None
         return Intercepted([], event)
@@ -239,23 +231,32 @@ class Community:
 
     async def _aside_text(
         self, ctx: Context, aside: dict[str, Any], text: str
-    ) -> list[Reply] | None:
-        """Typed text while a list or a question of ours is the latest thing on screen."""
+    ) -> Intercepted | None:
+        """Typed text while a list or a question of ours is the latest thing on screen; None
+        when it is not for us."""
         options = [Option.model_validate(option) for option in aside.get("options", [])]
         chosen = match_option(text, options) if options else None
+        if chosen is not None and not chosen.key.startswith(KEY_PREFIX):
+            # A list that mixes the screen's buttons with others': the typed number picks
+            # from the list as shown.
+            ctx.account.aside = None
+            return Intercepted([], Choice(key=chosen.key))
         if chosen is not None:
-            return await self._act(ctx, chosen.key.removeprefix(KEY_PREFIX))
+            return Intercepted(await self._act(ctx, chosen.key.removeprefix(KEY_PREFIX)))
         kind = aside.get("kind")
         if kind not in FREE_TEXT:
             return None
         ctx.account.aside = None
         if kind == "form":
-            return await self._form_answer(ctx, aside, _clean(text))
-        if kind == "nickname":
-            return await self._save_nickname(ctx, int(aside["person"]), _clean(text))
-        if kind == "certname":
-            return await self._certificate_name(ctx, str(aside.get("module", "")), _clean(text))
-        return await self._relay(ctx, aside, text.strip())
+            replies = await self._form_answer(ctx, aside, _clean(text))
+        elif kind == "nickname":
+            replies = await self._save_nickname(ctx, int(aside["person"]), _clean(text))
+        elif kind == "certname":
+            module_id = str(aside.get("module", ""))
+            replies = await self._certificate_name(ctx, module_id, _clean(text))
+        else:
+            replies = await self._relay(ctx, aside, text.strip())
+        return Intercepted(replies)
 
     def _ask(self, ctx: Context, text: str, options: list[Option], **aside: Any) -> list[Reply]:
         """A question of ours: its buttons are remembered so a typed number can pick one."""
@@ -274,10 +275,8 @@ class Community:
         number = int(argument) if argument.isdigit() else 0
         if verb == "cancel":
             return [TextReply(text=p.CANCELLED(loc) + " " + p.BACK_TO_LESSONS(loc))]
-        if verb == "call":
-            return await self._answer_help(ctx, number, "call")
-        if verb == "tip":
-            return await self._answer_help(ctx, number, "tip")
+        if verb in ("call", "tip"):
+            return await self._answer_help(ctx, number, verb)
         if verb in ("cheer", "name"):
             return await self._ask_about(ctx, verb, number)
         if verb == "family":
@@ -435,9 +434,9 @@ class Community:
             ctx.now,
         )
         channel = CHANNEL_NAMES.get(ctx.account.channel, ctx.account.channel)
-        await self._tell_volunteer(
+        await self._tell(
             ctx,
-            volunteer,
+            volunteer.learner_id,
             lambda vloc: [
                 ChoicesReply(
                     text=p.VOLUNTEER_JOINED(vloc).format(channel=channel),
@@ -458,20 +457,8 @@ class Community:
         if target is None:
             return False
         replies = make("en" if target.locale == "en" else "vi")
-        await ctx.uow.outbox.add(target, replies, ctx.now)
-        last = replies[-1]
-        if target.id == ctx.account.id:
-            ctx.account.aside = None
-        elif isinstance(last, ChoicesReply):
-            # The latest list on their screen is ours: a typed number picks from it.
-            target.aside = {
-                "kind": "menu",
-                "options": [option.model_dump() for option in last.options],
-            }
+        await ctx.uow.outbox.add(target, replies, ctx.now, unasked=target.id != ctx.account.id)
         return True
-
-    async def _tell_volunteer(self, ctx: Context, volunteer: Volunteer, make: Compose) -> bool:
-        return await self._tell(ctx, volunteer.learner_id, make)
 
     async def _nickname(self, ctx: Context, referral: Referral, volunteer: Volunteer) -> Text:
         if referral.nickname:
@@ -698,7 +685,7 @@ class Community:
             return p.JUST_NOW(loc)
         if seconds < 3600:
             return p.MINUTES_AGO(loc).format(count=seconds // 60)
-        days = ((now + VIETNAM).date() - (when + VIETNAM).date()).days
+        days = (vietnam.day(now) - vietnam.day(when)).days
         if days == 0:
             return p.HOURS_AGO(loc).format(count=seconds // 3600)
         if days == 1:
@@ -900,7 +887,7 @@ class Community:
             )
             return replies
 
-        await self._tell_volunteer(ctx, volunteer, alert)
+        await self._tell(ctx, volunteer.learner_id, alert)
         return [TextReply(text=p.HELPER_TOLD(loc).format(name=volunteer.name))]
 
     async def _first_lesson(self, ctx: Context, lesson_id: str) -> None:
@@ -923,9 +910,9 @@ class Community:
         )
         lesson = self.catalog.lesson(lesson_id)
         nickname = await self._nickname(ctx, referral, volunteer)
-        await self._tell_volunteer(
+        await self._tell(
             ctx,
-            volunteer,
+            volunteer.learner_id,
             lambda vloc: [
                 TextReply(
                     text=p.ACTIVATED(vloc).format(

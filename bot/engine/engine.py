@@ -215,7 +215,8 @@ class Engine:
         if text.startswith("/"):
             self._command(turn, text)
             return
-        option = match_option(text, self._options(turn))
+        options = self._options(turn)
+        option = match_option(text, options)
         if option is not None:
             self._choice(turn, option.key)
         elif turn.state.screen == "inspect" or looks_like_message(text):
@@ -225,7 +226,7 @@ class Engine:
         elif looks_like_question(text):
             turn.emit("question.asked", text=text)  # the service answers it from the lessons
             self._render(turn)
-        elif nearly_matches(text, options := self._options(turn)):
+        elif nearly_matches(text, options):
             # An unsure grade is never "wrong": look again (a model, if any, may ask "did you
             # mean…?" with the options as they are now).
             turn.emit("answer.unsure", text=text, options=[o.model_dump() for o in options])

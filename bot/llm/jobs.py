@@ -204,14 +204,7 @@ class ModelJobs:
                 return  # another worker finished it after this one was thought dead
             account = await uow.session.get(Learner, job.learner_id)
             if account is not None and replies:
-                await uow.outbox.add(account, replies, now)
-                last = replies[-1]
-                if isinstance(last, ChoicesReply):
-                    # The latest list on their screen: a typed number picks from it.
-                    account.aside = {
-                        "kind": "menu",
-                        "options": [option.model_dump() for option in last.options],
-                    }
+                await uow.outbox.add(account, replies, now, unasked=True)
             row.status, row.result, row.error, row.done_at = "done", result, error, now
             await uow.commit()
         self.notify()

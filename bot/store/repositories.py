@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.engine.types import Event, Reply
+from bot.engine.types import ChoicesReply, Event, Reply
 from bot.store.models import (
     REPLY_PRIORITY,
     ConversationState,
@@ -225,6 +225,14 @@ class DedupRepository:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def remember_list(account: Learner, replies: Sequence[Reply]) -> None:
+    """When `replies` end with buttons, they are the latest list on the account's screen: where
+    a channel has no buttons, a typed number picks from it (see bot/community, `aside`)."""
+    last = replies[-1] if replies else None
+    if isinstance(last, ChoicesReply):
+        account.aside = {"kind": "menu", "options": [o.model_dump() for o in last.options]}
+
+
 class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -235,7 +243,13 @@ class OutboxRepository:
         replies: Sequence[Reply],
         now: datetime,
         priority: int = REPLY_PRIORITY,
+        *,
+        unasked: bool = False,
     ) -> list[int]:
+        """Queue replies; `unasked` ones (sent outside the learner's own turn) that end with
+        buttons become the list a typed number picks from."""
+        if unasked:
+            remember_list(learner, replies)
         rows = [
             OutboxMessage(
                 learner_id=learner.id,
