@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from admin import broadcasts, content, learners, reports
+from admin import broadcasts, certificates, content, learners, reports
 from bot.settings import Settings
 from bot.wiring import Runtime
 
@@ -31,6 +31,7 @@ def create_admin_api(settings: Settings) -> FastAPI:
     api.include_router(learners.router)
     api.include_router(broadcasts.router)
     api.include_router(content.router)
+    api.include_router(certificates.router)
     return api
 
 

@@ -2,8 +2,10 @@
 
 Every process's upkeep calls `send_due` every half minute. A reminder is claimed by inserting
 (person, day) into `reminders_sent` in the transaction that queues it, so racing workers send it
-once. Quiet hours are 21:00–07:00 in Vietnam; after five reminders in a row without learning the
-reminders pause, with a last message saying how to turn them back on.
+once. Times are the learner's own (Vietnam's unless they chose another zone); quiet hours are
+21:00–07:00 there. The nudge names the next lesson and the reviews that are due. After five
+reminders in a row without learning the reminders pause, with a last message saying how to turn
+them back on.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from datetime import datetime
 
 from sqlalchemy import or_, select
 
-from bot import vietnam
+from bot import review, vietnam
 from bot.engine import Catalog, ChoicesReply, Option, Reply, State, TextReply
+from bot.engine.engine import due_reviews
 from bot.engine.lesson import Locale, Text
 from bot.store.db import Database, UnitOfWork
 from bot.store.models import BULK_PRIORITY, Learner, ReminderSent
@@ -53,6 +56,11 @@ NUDGES = (
     ),
 )
 START_BUTTON = _t("▶️ Học ngay", "▶️ Learn now")
+REVIEWS_DUE = _t(
+    "🔁 Có {count} câu đến lúc ôn lại — chỉ mất vài phút thôi.",
+    "🔁 {count} questions are ready to review — just a few minutes.",
+)
+REVIEW_BUTTON = _t("🔁 Ôn lại", "🔁 Review")
 PAUSED = _t(
     "🔕 Mình tạm dừng nhắc học để không làm phiền bạn. Khi nào muốn nhắc lại, bạn gõ /settings "
     "hoặc bấm «⏰ Nhắc học hằng ngày» trong menu nhé. Chúc bạn một ngày vui!",
@@ -61,19 +69,22 @@ PAUSED = _t(
 )
 
 
-def local(now: datetime) -> tuple[str, int]:
-    """Vietnam's date (YYYY-MM-DD) and minute of the day at `now`."""
-    moment = vietnam.local(now)
+def local(now: datetime, zone: str | None = None) -> tuple[str, int]:
+    """The date (YYYY-MM-DD) and minute of the day at `now`, in Vietnam or in `zone`."""
+    moment = vietnam.local(now, zone)
     return moment.date().isoformat(), moment.hour * 60 + moment.minute
+
+
+def quiet(minute: int) -> bool:
+    return minute < QUIET_UNTIL or minute >= QUIET_FROM
 
 
 def label(minute: int) -> str:
     return f"{minute // 60}:{minute % 60:02d}"
 
 
-def next_title(catalog: Catalog, raw: dict[str, object] | None, locale: Locale) -> str:
+def next_title(catalog: Catalog, state: State, locale: Locale) -> str:
     """The lesson to nudge towards: the one in progress, or the next not yet done."""
-    state = State.model_validate(raw) if raw is not None else State()
     if state.position is not None and state.position.check is None:
         lesson = catalog.lesson(state.position.lesson_id)
     else:
@@ -85,33 +96,43 @@ def next_title(catalog: Catalog, raw: dict[str, object] | None, locale: Locale) 
 
 
 async def send_due(database: Database, catalog: Catalog, now: datetime) -> int:
-    """Queue today's due reminders; returns how many people were handled."""
-    day, minute = local(now)
-    if minute < QUIET_UNTIL or minute >= QUIET_FROM:
-        return 0
+    """Queue today's due reminders, zone by zone; returns how many people were handled."""
+    wanted = (
+        Learner.person_id.is_(None),
+        Learner.remind_at.is_not(None),
+        Learner.reminders_paused.is_(False),
+    )
     async with database.unit_of_work() as uow:
-        due = (
-            await uow.session.scalars(
-                select(Learner.id)
-                .where(
-                    Learner.person_id.is_(None),
-                    Learner.remind_at.is_not(None),
-                    Learner.remind_at <= minute,
-                    Learner.reminders_paused.is_(False),
-                    or_(Learner.learned_on.is_(None), Learner.learned_on != day),
-                    ~select(ReminderSent.learner_id)
-                    .where(ReminderSent.learner_id == Learner.id, ReminderSent.day == day)
-                    .exists(),
-                )
-                .order_by(Learner.id)
-                .limit(BATCH)
-            )
+        zones = (
+            await uow.session.scalars(select(Learner.time_zone).where(*wanted).distinct())
         ).all()
     handled = 0
-    for person in due:
+    for zone in zones:
+        day, minute = local(now, zone)
+        if quiet(minute):
+            continue
+        in_zone = Learner.time_zone.is_(None) if zone is None else Learner.time_zone == zone
         async with database.unit_of_work() as uow:
-            handled += await _remind(uow, catalog, person, day, now)
-            await uow.commit()
+            due = (
+                await uow.session.scalars(
+                    select(Learner.id)
+                    .where(
+                        *wanted,
+                        in_zone,
+                        Learner.remind_at <= minute,
+                        or_(Learner.learned_on.is_(None), Learner.learned_on != day),
+                        ~select(ReminderSent.learner_id)
+                        .where(ReminderSent.learner_id == Learner.id, ReminderSent.day == day)
+                        .exists(),
+                    )
+                    .order_by(Learner.id)
+                    .limit(BATCH)
+                )
+            ).all()
+        for person in due:
+            async with database.unit_of_work() as uow:
+                handled += await _remind(uow, catalog, person, day, now)
+                await uow.commit()
     return handled
 
 
@@ -140,9 +161,15 @@ async def _remind(uow: UnitOfWork, catalog: Catalog, person: int, day: str, now:
     else:
         learner.reminders_ignored += 1
         raw = await uow.states.load(person)
+        state = State.model_validate(raw) if raw is not None else State()
         nudge = NUDGES[int(day.replace("-", "")) % len(NUDGES)]
-        text = nudge(locale).format(title=next_title(catalog, raw, locale))
-        button = Option(key="a:resume", label=START_BUTTON(locale))
-        replies = [ChoicesReply(text=text, options=[button])]
+        text = nudge(locale).format(title=next_title(catalog, state, locale))
+        buttons = [Option(key="a:resume", label=START_BUTTON(locale))]
+        state.now = review.iso(now)
+        due = len(due_reviews(catalog, state))
+        if due:
+            text += "\n" + REVIEWS_DUE(locale).format(count=due)
+            buttons.insert(0, Option(key="a:review", label=REVIEW_BUTTON(locale)))
+        replies = [ChoicesReply(text=text, options=buttons)]
     await uow.outbox.add(account, replies, now, priority=BULK_PRIORITY, unasked=True)
     return 1

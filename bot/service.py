@@ -12,7 +12,7 @@ from typing import Protocol
 from pydantic import TypeAdapter
 from sqlalchemy import func, select
 
-from bot import vietnam
+from bot import review, vietnam
 from bot.ask.service import Assistant
 from bot.community import Community, Context
 from bot.engine import (
@@ -75,6 +75,8 @@ class Outgoing:
 
 START_COMMAND = re.compile(r"/start(?:@\w+)?\s+(\S{1,64})")
 LINK_COMMAND = re.compile(r"/link(?:@\w+)?(?:\s+(\d{6}))?")
+LEARNED = frozenset({"step.completed", "review.answered"})
+"""Events that make today a day learned (streaks, reminders)."""
 LINK_MINUTES = 10
 LINK_CODE_LIFETIME = timedelta(minutes=LINK_MINUTES)
 LINK_TRIES_PER_ACCOUNT = 5
@@ -207,20 +209,27 @@ class Tutor:
                 intercepted = await self.community.before(context, event)
                 replies = intercepted.replies
                 if intercepted.input is not None:
-                    # The learner's date, for the streak: the engine itself knows no clock.
+                    # The learner's date (streaks) and time (due reviews): the engine itself
+                    # knows no clock.
                     state = state or State()
-                    state.today = vietnam.day(now).isoformat()
+                    owner = (
+                        learner if person == learner.id else await uow.session.get(Learner, person)
+                    )
+                    zone = owner.time_zone if owner is not None else None
+                    state.today = vietnam.day(now, zone).isoformat()
+                    state.now = review.iso(now)
                 outcome = (
                     None
                     if intercepted.input is None
                     else self.engine.step(state, self.assistant.translate(intercepted.input))
                 )
             if outcome is not None:
+                await review.schedule(uow, person, outcome.state, outcome.events, now)
                 await uow.states.save(person, outcome.state.model_dump(mode="json"), now)
                 await uow.events.append(person, outcome.events, now)
                 await uow.progress.apply(person, outcome.events, now)
                 await uow.learners.reach(person, self._milestones(outcome), now)
-                if any(event.type == "step.completed" for event in outcome.events):
+                if any(event.type in LEARNED for event in outcome.events):
                     await uow.learners.learned(person, outcome.state.today)
                 helped = (
                     [] if context is None else await self.community.after(context, state, outcome)

@@ -12,11 +12,12 @@ from typing import Any
 
 from bot.ask.retrieval import Hit, Library
 from bot.engine import Catalog, Choice, Event, Input, Option, Reply, Start, TextReply
+from bot.engine.engine import REVIEW_PAYLOAD
 from bot.engine.lesson import Locale, Text
 from bot.scam import Verdict, check
 
 KEY_PREFIX = "a:"
-"""Buttons of this module: `a:open:<lesson id>`."""
+"""Buttons of this module: `a:open:<lesson id>`, `a:resume`, `a:review`."""
 LESSON_PAYLOAD = "lesson_"
 
 
@@ -71,6 +72,8 @@ class Assistant:
             verb, _, argument = event.key.removeprefix(KEY_PREFIX).partition(":")
             if verb == "open" and self.catalog.lesson(argument) is not None:
                 return Start(payload=f"{LESSON_PAYLOAD}{argument}")
+            if verb == "review":  # a reminder's "Review now"
+                return Start(payload=REVIEW_PAYLOAD)
             return Start()
         return event
 

@@ -287,6 +287,24 @@ REMIND_SET = _t(
     "✅ Mình sẽ nhắc bạn lúc {time} vào những ngày bạn chưa học. Gõ /settings để đổi.",
     "✅ I'll remind you at {time} on days you haven't learned. Type /settings to change it.",
 )
+REMIND_ZONE = _t("Giờ tính theo: {zone}.", "Times are in: {zone}.")
+ZONE_BUTTON = _t("🌏 Tôi đang ở nước ngoài", "🌏 I live in another time zone")
+ZONE_ASK = _t(
+    "🌏 Bạn đang sống ở đâu? Mình sẽ nhắc học theo giờ ở đó. Nếu không có trong danh sách, "
+    "gõ /timezone và tên múi giờ, ví dụ: /timezone Europe/Prague",
+    "🌏 Where do you live? I'll remind you by the clock there. If it is not in the list, type "
+    "/timezone and the zone's name, for example: /timezone Europe/Prague",
+)
+ZONE_SET = _t(
+    "✅ Đã đổi sang giờ {zone}. Bây giờ ở đó là {time}.",
+    "✅ Now using {zone} time. It is {time} there now.",
+)
+ZONE_UNKNOWN = _t(
+    "🤔 Mình không biết múi giờ «{name}». Bạn gõ theo mẫu Châu_lục/Thành_phố, ví dụ: "
+    "/timezone Asia/Tokyo — hoặc chọn trong danh sách ở /settings.",
+    "🤔 I don't know the time zone «{name}». Type it as Continent/City, for example: "
+    "/timezone Asia/Tokyo — or pick one from the list in /settings.",
+)
 REMIND_OFF_DONE = _t(
     "🔕 Đã tắt nhắc học. Gõ /settings khi muốn bật lại.",
     "🔕 Reminders are off. Type /settings to turn them back on.",

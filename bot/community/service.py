@@ -93,6 +93,25 @@ def _clean(text: str) -> str:
     return _SPACES.sub(" ", _CONTROL.sub("", text)).strip()
 
 
+ZONES: tuple[tuple[str, Text], ...] = (
+    (vietnam.NAME, Text(vi="🇻🇳 Việt Nam", en="🇻🇳 Vietnam")),
+    ("Asia/Tokyo", Text(vi="🇯🇵 Nhật Bản", en="🇯🇵 Japan")),
+    ("Asia/Seoul", Text(vi="🇰🇷 Hàn Quốc", en="🇰🇷 South Korea")),
+    ("Asia/Taipei", Text(vi="🇹🇼 Đài Loan", en="🇹🇼 Taiwan")),
+    ("Australia/Sydney", Text(vi="🇦🇺 Úc (Sydney)", en="🇦🇺 Australia (Sydney)")),
+    ("Europe/Berlin", Text(vi="🇪🇺 Đức, Pháp, Séc, Ba Lan", en="🇪🇺 Central Europe")),
+    ("Europe/London", Text(vi="🇬🇧 Anh", en="🇬🇧 United Kingdom")),
+    ("America/New_York", Text(vi="🇺🇸 Mỹ (bờ Đông)", en="🇺🇸 US (East)")),
+    ("America/Los_Angeles", Text(vi="🇺🇸 Mỹ (bờ Tây)", en="🇺🇸 US (West)")),
+)
+"""Where most Vietnamese abroad live and work; any other IANA zone can be typed."""
+
+
+def zone_label(zone: str | None, locale: Locale) -> str:
+    name = zone or vietnam.NAME
+    return next((text(locale) for known, text in ZONES if known == name), name)
+
+
 def _option(action: str, label: str) -> Option:
     return Option(key=f"{KEY_PREFIX}{action}", label=label)
 
@@ -160,7 +179,29 @@ class Community:
         if name in ("settings", "caidat", "remind", "nhachoc"):
             text, options = await self._reminder_question(ctx)
             return self._ask(ctx, text, options, kind="menu")
+        if name in ("timezone", "muigio"):
+            wanted = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
+            if not wanted.strip():
+                return self._zone_question(ctx)
+            return await self._set_zone(ctx, vietnam.known_zone(wanted[:64]), wanted[:64])
         return None
+
+    def _zone_question(self, ctx: Context) -> list[Reply]:
+        options = [
+            _option(f"zone:{index}", text(ctx.locale)) for index, (_, text) in enumerate(ZONES)
+        ]
+        return self._ask(ctx, p.ZONE_ASK(ctx.locale), options, kind="menu")
+
+    async def _set_zone(self, ctx: Context, zone: str | None, typed: str) -> list[Reply]:
+        loc = ctx.locale
+        if zone is None:
+            return [TextReply(text=p.ZONE_UNKNOWN(loc).format(name=_clean(typed)))]
+        person = await ctx.uow.session.get(Learner, ctx.person)
+        if person is not None:
+            person.time_zone = None if zone == vietnam.NAME else zone
+        there = vietnam.local(ctx.now, zone)
+        text = p.ZONE_SET(loc).format(zone=zone_label(zone, loc), time=f"{there:%H:%M}")
+        return [TextReply(text=text)]
 
     async def _set_name(self, ctx: Context, wanted: str) -> list[Reply]:
         """The name the learner chooses for their certificates (nothing else shows it)."""
@@ -210,9 +251,13 @@ class Community:
         person = await ctx.uow.session.get(Learner, ctx.person)
         at = person.remind_at if person is not None and not person.reminders_paused else None
         now = p.REMIND_NOW(loc).format(time=label(at)) if at is not None else p.REMIND_NONE(loc)
+        zone = p.REMIND_ZONE(loc).format(
+            zone=zone_label(person.time_zone if person is not None else None, loc)
+        )
         options = [_option(f"remind:{minute}", f"⏰ {label(minute)}") for minute in CHOICES]
         options.append(_option("remind:off", p.REMIND_OFF(loc)))
-        return f"{p.REMIND_ASK(loc)}\n{now}", options
+        options.append(_option("zones", p.ZONE_BUTTON(loc)))
+        return f"{p.REMIND_ASK(loc)}\n{now}\n{zone}", options
 
     async def _set_reminder(self, ctx: Context, argument: str) -> list[Reply]:
         loc = ctx.locale
@@ -287,6 +332,10 @@ class Community:
             return await self._leave(ctx, confirmed=argument == "yes")
         if verb == "remind":
             return await self._set_reminder(ctx, argument)
+        if verb == "zones":
+            return self._zone_question(ctx)
+        if verb == "zone" and argument.isdigit() and int(argument) < len(ZONES):
+            return await self._set_zone(ctx, ZONES[int(argument)][0], "")
         if verb == "keep":
             helper = await ctx.uow.volunteers.helper(ctx.person)
             name = helper[1].name if helper else ""

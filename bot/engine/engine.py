@@ -42,6 +42,7 @@ from bot.engine.types import (
     PictureReply,
     Position,
     Reply,
+    Review,
     Screen,
     Start,
     State,
@@ -61,6 +62,25 @@ MAX_TEXT = 4000
 """Longer text is not a command or an answer; it is answered with the current prompt."""
 
 PHASES: tuple[CheckPhase, ...] = ("pre", "post")
+
+REVIEW_PAYLOAD = "review"
+"""A start payload (and a reminder's button) that opens the due reviews: `/start review`."""
+REVIEW_SIZE = 5
+"""Items in one review: short enough for a tea break."""
+
+
+def due_reviews(catalog: Catalog, state: State) -> list[str]:
+    """The review items due at `state.now`, longest-waiting first; items no longer in the
+    lessons are left out."""
+    now = state.now
+    if now is None:
+        return []
+    due = sorted(
+        (when, item)
+        for item, when in state.reviews.items()
+        if when <= now and catalog.review_item(item) is not None
+    )
+    return [item for _, item in due]
 
 
 def _week(day: date) -> str:
@@ -190,6 +210,9 @@ class Engine:
                 self._switch_locale(turn, wanted)
                 state.locale_chosen = True
             payload = None
+        if payload == REVIEW_PAYLOAD and state.locale_chosen:
+            self._open_review(turn)
+            return
         if payload and payload.startswith(LESSON_PAYLOAD):
             lesson = self.catalog.lesson(payload.removeprefix(LESSON_PAYLOAD))
             if lesson is not None:
@@ -267,6 +290,8 @@ class Engine:
             else:
                 turn.say(p.ASK_HOW)
             self._render(turn)
+        elif name in ("review", "ontap"):
+            self._open_review(turn)
         elif name in ("together", "cungnhau"):
             self._together(turn, not turn.state.together)
         elif name in ("lang", "language", "vi", "en"):
@@ -311,6 +336,8 @@ class Engine:
             self._render(turn)
         elif verb == "check" and argument in PHASES and state.module_id is not None:
             self._open_check(turn, argument)
+        elif verb == "review":
+            self._open_review(turn)
         elif verb == "reminders":
             turn.emit("reminders.requested")  # the service asks when, before the buttons
             self._render(turn)
@@ -330,6 +357,8 @@ class Engine:
             self._render(turn)
         elif state.screen == "lesson" and state.position is not None:
             self._step_action(turn, verb, argument)
+        elif state.screen == "review" and state.review is not None:
+            self._review_action(turn, state.review, verb, argument)
         else:
             self._nudge(turn)
 
@@ -382,6 +411,11 @@ class Engine:
             )
         else:
             turn.emit("quiz.answered", unit.id, step.id, option=index, correct=chosen.correct)
+        self._quiz_feedback(turn, step, index)
+        self._complete_step(turn, unit, step.id)
+
+    def _quiz_feedback(self, turn: _Turn, step: QuizStep, index: int) -> None:
+        chosen = step.options[index]
         feedback = chosen.feedback(turn.locale)
         if chosen.correct:
             turn.say(p.RIGHT(turn.locale) + feedback)
@@ -390,7 +424,6 @@ class Engine:
             turn.say(
                 p.WRONG(turn.locale) + feedback + "\n" + p.RIGHT_ANSWER(turn.locale), answer=right
             )
-        self._complete_step(turn, unit, step.id)
 
     def _answer_drill(self, turn: _Turn, unit: _Unit, step: DrillStep, verdict: str) -> None:
         position = turn.state.position
@@ -399,6 +432,11 @@ class Engine:
         position.answered += 1
         position.correct += int(correct)
         turn.emit("drill.answered", unit.id, step.id, answer=verdict, correct=correct)
+        self._drill_feedback(turn, step, verdict)
+        self._complete_step(turn, unit, step.id)
+
+    def _drill_feedback(self, turn: _Turn, step: DrillStep, verdict: str) -> None:
+        correct = verdict == step.verdict
         if verdict == "unsure":
             turn.say(p.DRILL_UNSURE)
             turn.say(p.DRILL_WRONG[step.verdict])
@@ -411,7 +449,81 @@ class Engine:
             ]
             parts.insert(0, "\n".join(flags))
         turn.say("\n\n".join(parts))
-        self._complete_step(turn, unit, step.id)
+
+    # --- spaced review ------------------------------------------------------------------
+
+    def _open_review(self, turn: _Turn) -> None:
+        state = turn.state
+        due = due_reviews(self.catalog, state)
+        if not due:
+            turn.say(p.REVIEW_NONE)
+            if state.screen == "review":
+                turn.go("menu")
+            self._render(turn)
+            return
+        self._leave_lesson(turn)
+        state.review = Review(items=due[:REVIEW_SIZE])
+        turn.emit("review.started", count=len(state.review.items), due=len(due))
+        turn.say(p.REVIEW_HEADER, count=len(state.review.items))
+        turn.go("review")
+        self._render(turn)
+
+    def _review_step(self, review: Review) -> tuple[Lesson, QuizStep | DrillStep] | None:
+        if review.step >= len(review.items):
+            return None
+        return self.catalog.review_item(review.items[review.step])
+
+    def _review_action(self, turn: _Turn, review: Review, verb: str, argument: str) -> None:
+        found = self._review_step(review)
+        if found is None:  # pragma: no cover -- the lessons were reloaded during the review
+            self._finish_review(turn, review)
+            return
+        lesson, step = found
+        if isinstance(step, QuizStep) and verb == "answer" and argument.isdigit():
+            index = int(argument)
+            if not 0 <= index < len(step.options):
+                self._nudge(turn)
+                return
+            correct = step.options[index].correct
+            turn.emit("review.answered", lesson.id, step.id, option=index, correct=correct)
+            self._quiz_feedback(turn, step, index)
+        elif isinstance(step, DrillStep) and verb == "verdict" and argument in p.DRILL_VERDICTS:
+            correct = argument == step.verdict
+            turn.emit("review.answered", lesson.id, step.id, answer=argument, correct=correct)
+            self._drill_feedback(turn, step, argument)
+        else:
+            self._nudge(turn)
+            return
+        # Answered: no longer due; the service's scheduler sets when it comes back.
+        turn.state.reviews.pop(f"{lesson.id}/{step.id}", None)
+        learned_today(turn.state)
+        review.correct += int(correct)
+        review.step += 1
+        while review.step < len(review.items) and self._review_step(review) is None:
+            review.step += 1  # pragma: no cover -- an item removed from the lessons meanwhile
+        if review.step < len(review.items):
+            turn.go("review")
+            self._render(turn)
+        else:
+            self._finish_review(turn, review)
+
+    def _finish_review(self, turn: _Turn, review: Review) -> None:
+        state = turn.state
+        turn.say(p.REVIEW_DONE, correct=review.correct, total=len(review.items))
+        days = current_streak(state)
+        if days >= 2:
+            turn.say(p.STREAK, days=days)
+        state.review = None
+        turn.go("menu")
+        self._render(turn)
+
+    def _review_prompt(self, turn: _Turn, review: Review) -> str:
+        loc = turn.locale
+        found = self._review_step(review)
+        assert found is not None  # noqa: S101 -- a review screen always has a current item
+        lesson, step = found
+        counter = p.REVIEW_PROGRESS(loc).format(number=review.step + 1, count=len(review.items))
+        return counter + "\n" + self._item_prompt(turn, lesson.id, step)
 
     # --- lesson and check flow ----------------------------------------------------------
 
@@ -447,8 +559,10 @@ class Engine:
         self._render(turn)
 
     def _leave_lesson(self, turn: _Turn) -> None:
-        """Keep a bookmark so a lesson resumes where it was left; a check starts afresh."""
+        """Keep a bookmark so a lesson resumes where it was left; a check starts afresh; a
+        review is left (what was answered is kept, the rest stays due)."""
         state = turn.state
+        state.review = None
         position = state.position
         if position is not None:
             if position.check is None and position.step > 0:
@@ -648,21 +762,34 @@ class Engine:
                     self._option(turn, "stuck", p.STUCK(loc)),
                     self._option(turn, "again", p.AGAIN(loc)),
                 ]
-            if isinstance(step, QuizStep):
-                return [
-                    self._option(turn, f"answer:{index}", step.options[index].text(loc))
-                    for index in answer_order(unit.id, step)
-                ]
-            return [
-                self._option(turn, f"verdict:{verdict}", label(loc))
-                for verdict, label in p.DRILL_VERDICTS.items()
-            ]
+            return self._item_options(turn, unit.id, step)
+        if state.screen == "review" and state.review is not None:
+            found = self._review_step(state.review)
+            if found is not None:
+                return self._item_options(turn, found[0].id, found[1])
         return self._menu_options(turn)
+
+    def _item_options(self, turn: _Turn, unit_id: str, step: QuizStep | DrillStep) -> list[Option]:
+        """A quiz's answers (in their fixed shuffled order) or a drill's verdicts."""
+        loc = turn.locale
+        if isinstance(step, QuizStep):
+            return [
+                self._option(turn, f"answer:{index}", step.options[index].text(loc))
+                for index in answer_order(unit_id, step)
+            ]
+        return [
+            self._option(turn, f"verdict:{verdict}", label(loc))
+            for verdict, label in p.DRILL_VERDICTS.items()
+        ]
 
     def _menu_options(self, turn: _Turn) -> list[Option]:
         state = turn.state
         loc = turn.locale
         options = []
+        due = due_reviews(self.catalog, state)
+        if due:
+            label = p.REVIEW_BUTTON(loc).format(count=min(len(due), REVIEW_SIZE))
+            options.append(self._option(turn, "review", label))
         for module in self.catalog.modules:
             done = sum(lesson_id in state.completed for lesson_id in module.lessons)
             if done == len(module.lessons):
@@ -777,6 +904,8 @@ class Engine:
             prompt = self._module_prompt(turn)
         elif state.screen == "lesson" and state.position is not None:
             prompt = self._step_prompt(turn)
+        elif state.screen == "review" and state.review is not None:
+            prompt = self._review_prompt(turn, state.review)
         else:
             prompt = self._menu_prompt(turn)
         turn.replies.append(ChoicesReply(text=prompt, options=options))
@@ -787,6 +916,9 @@ class Engine:
         unfinished = [m for m in self.catalog.modules if not self._module_done(state, m)]
         days = current_streak(state)
         streak = "\n" + p.STREAK(loc).format(days=days) if days >= 2 else ""
+        due = len(due_reviews(self.catalog, state))
+        if due:
+            streak += "\n" + p.MENU_REVIEW_DUE(loc).format(count=due)
         if not unfinished:
             return p.MENU_ALL_DONE(loc) + streak
         current = self.catalog.module(state.module_id or "")
@@ -809,15 +941,25 @@ class Engine:
         """Emit a step's picture and context; return the text that carries its buttons."""
         loc = turn.locale
         unit, step = self._current(turn)
-        if step.picture is not None:
-            turn.replies.append(PictureReply(path=step.picture))
         if isinstance(step, SayStep):
+            self._picture(turn, step.picture)
             return step.text(loc)
         if isinstance(step, ShowStep):
+            self._picture(turn, step.picture)
             return p.SHOW_PREFIX(loc) + step.instruction(loc)
+        return self._item_prompt(turn, unit.id, step)
+
+    def _picture(self, turn: _Turn, path: str | None) -> None:
+        if path is not None:
+            turn.replies.append(PictureReply(path=path))
+
+    def _item_prompt(self, turn: _Turn, unit_id: str, step: QuizStep | DrillStep) -> str:
+        """A quiz's question, or a drill's message (with its phone-screen picture)."""
+        loc = turn.locale
+        self._picture(turn, step.picture)
         if isinstance(step, QuizStep):
             return p.QUIZ_PREFIX(loc) + step.question(loc)
-        screen = self.catalog.drill_picture(unit.id, step.id, loc)
+        screen = self.catalog.drill_picture(unit_id, step.id, loc)
         if screen is not None and step.picture is None:
             turn.replies.append(PictureReply(path=screen))
         intro = p.DRILL_INTRO[step.channel](loc).format(sender=step.sender)

@@ -354,6 +354,12 @@ class Catalog:
         for module in self.modules:
             for lesson_id in module.lessons:
                 self.lessons[lesson_id] = by_id[lesson_id]
+        self._reviewable: dict[str, tuple[Lesson, QuizStep | DrillStep]] = {
+            f"{lesson.id}/{step.id}": (lesson, step)
+            for lesson in self.lessons.values()
+            for step in lesson.steps
+            if isinstance(step, QuizStep | DrillStep)
+        }
 
     def lesson(self, lesson_id: str) -> Lesson | None:
         return self.lessons.get(lesson_id)
@@ -380,6 +386,10 @@ class Catalog:
         """The competency codes a module's lessons teach, in framework order."""
         codes = {code for lesson in self.lessons_of(module) for code in lesson.competencies}
         return [code for code in FRAMEWORK if code in codes]
+
+    def review_item(self, item: str) -> tuple[Lesson, QuizStep | DrillStep] | None:
+        """A quiz or drill step by its review key "<lesson id>/<step id>"; None if it is gone."""
+        return self._reviewable.get(item)
 
     def drill_picture(self, lesson_id: str, step_id: str, locale: Locale) -> str | None:
         path = drill_picture(lesson_id, step_id, locale)

@@ -138,13 +138,15 @@ HELP = _t(
     "/link — học tiếp trên ứng dụng khác\n/together — có người giúp ngồi cạnh\n"
     "/helper — người giúp bạn\n/volunteer — làm tình nguyện viên, giúp người thân học\n"
     "/family — người thân bạn đang giúp\n/ask — hỏi một câu\n/check — kiểm tra tin nhắn lạ\n"
-    "/settings — nhắc học hằng ngày\n/certificates — chứng nhận của bạn\n"
+    "/review — ôn lại câu đã học\n/settings — nhắc học hằng ngày\n"
+    "/certificates — chứng nhận của bạn\n"
     "/name — tên ghi trên chứng nhận",
     "You can type:\n/menu — the topics\n/lang — change language\n/start — start again\n"
     "/link — carry on in another app\n/together — a helper is sitting with you\n"
     "/helper — the person helping you\n/volunteer — become a volunteer and help your family\n"
     "/family — the family members you help\n/ask — ask a question\n/check — check a message\n"
-    "/settings — daily reminder\n/certificates — your certificates\n"
+    "/review — go over what you learned\n/settings — daily reminder\n"
+    "/certificates — your certificates\n"
     "/name — the name on your certificates",
 )
 TOGETHER_ON_BUTTON = _t("👥 Có người giúp ngồi cạnh tôi", "👥 My helper is with me")
@@ -223,3 +225,26 @@ STREAK_FIRST_DAY = _t(
     "🌱 Your first day of learning! Come back for a little more tomorrow.",
 )
 REMINDERS = _t("⏰ Nhắc học hằng ngày", "⏰ Daily reminder")
+REVIEW_BUTTON = _t("🔁 Ôn lại ({count} câu)", "🔁 Review ({count} to go)")
+REVIEW_HEADER = _t(
+    "🔁 Ôn lại {count} câu bạn đã học. Trả lời chậm rãi, không cần vội nhé.",
+    "🔁 Let's go over {count} things you learned. Take your time.",
+)
+REVIEW_PROGRESS = _t("Câu {number}/{count}", "Question {number} of {count}")
+REVIEW_NONE = _t(
+    "🔁 Hôm nay chưa có câu nào cần ôn. Mình sẽ nhắc khi đến lúc nhé!",
+    "🔁 Nothing to review today. I'll bring questions back when it's time!",
+)
+REVIEW_DONE = _t(
+    "🎉 Ôn xong! Bạn trả lời đúng {correct}/{total} câu. Câu nào chưa đúng sẽ quay lại sớm để "
+    "bạn nhớ lâu hơn.",
+    "🎉 Review done! You got {correct} of {total} right. Anything you missed comes back soon, "
+    "so it sticks.",
+)
+REVIEW_MORE = _t(
+    "Còn {count} câu nữa đến lúc ôn — bấm «🔁 Ôn lại» khi bạn muốn.",
+    "{count} more are ready to review — tap «🔁 Review» whenever you like.",
+)
+MENU_REVIEW_DUE = _t(
+    "🔁 Có {count} câu đến lúc ôn lại.", "🔁 {count} questions are ready to review."
+)

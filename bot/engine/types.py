@@ -125,6 +125,8 @@ EventType = Literal[
     "message.submitted",
     "answer.unsure",
     "reminders.requested",
+    "review.started",
+    "review.answered",
     # Recorded by the service, not the engine:
     "account.linked",
     "link.failed",
@@ -151,8 +153,11 @@ class Event(_Frozen):
 
 # --- state --------------------------------------------------------------------------------
 
-Screen = Literal["welcome", "menu", "module", "lesson", "resume", "finished", "checked", "inspect"]
-"""`inspect`: waiting for a suspicious message to check ("Check a message")."""
+Screen = Literal[
+    "welcome", "menu", "module", "lesson", "resume", "finished", "checked", "inspect", "review"
+]
+"""`inspect`: waiting for a suspicious message to check ("Check a message"); `review`: a short
+review of quiz and drill items that are due."""
 
 
 class Position(BaseModel):
@@ -170,6 +175,17 @@ class Position(BaseModel):
     """Competencies answered wrong in a check, to recommend where to start."""
     assisted: bool = False
     """A step of this lesson was done with a helper beside the learner."""
+
+
+class Review(BaseModel):
+    """A short review in progress: the items due when it started, and how it is going."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[str]
+    """"<lesson id>/<step id>" of each quiz or drill item, in the order they are asked."""
+    step: int = 0
+    correct: int = 0
 
 
 class CheckScore(BaseModel):
@@ -210,6 +226,12 @@ class State(BaseModel):
     streak_day: str | None = None
     rest_week: str | None = None
     """The ISO week (YYYY-Www) whose one rest day has been used to keep the streak."""
+    now: str | None = None
+    """The time of this turn (UTC, ISO 8601), set by the service: which reviews are due."""
+    reviews: dict[str, str] = Field(default_factory=dict)
+    """Items scheduled for review ("<lesson id>/<step id>") -> when due (UTC, ISO 8601); the
+    service's scheduler (FSRS) sets them, the engine drops one when it is answered."""
+    review: Review | None = None
 
 
 def fresh_copy(state: State) -> State:
@@ -227,6 +249,8 @@ def fresh_copy(state: State) -> State:
             "bookmarks": dict(state.bookmarks),
             "checks": dict(state.checks),  # CheckScore values are replaced, never changed
             "recommended": dict(state.recommended),
+            "reviews": dict(state.reviews),
+            "review": None if state.review is None else state.review.model_copy(),
         }
     )
 

@@ -111,7 +111,9 @@ class Learner(Base):
     """Reminders sent since the learner last learned; at 5 they pause."""
     reminders_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     learned_on: Mapped[str | None] = mapped_column(String(10))
-    """The last day (YYYY-MM-DD, Vietnam's time) with a step learned."""
+    """The last day (YYYY-MM-DD, the learner's time) with a step learned."""
+    time_zone: Mapped[str | None] = mapped_column(String(40))
+    """An IANA zone for the learner's day and reminders; None: Vietnam (Asia/Ho_Chi_Minh)."""
 
 
 class ConversationState(Base):
@@ -537,3 +539,23 @@ class ReminderSent(Base):
     kind: Mapped[str] = mapped_column(String(8))
     """reminder | paused | skipped (no reachable account)"""
     sent_at: Mapped[datetime] = _ts()
+
+
+class ReviewCard(Base):
+    """A quiz or drill item that comes back in short reviews, scheduled by FSRS."""
+
+    __tablename__ = "review_cards"
+    __table_args__ = (Index("ix_review_cards_learner_id_due", "learner_id", "due"),)
+
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True
+    )
+    item: Mapped[str] = mapped_column(String(100), primary_key=True)
+    """"<lesson id>/<step id>"."""
+    card: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    """The `fsrs.Card` as its own dict: state, step, stability, difficulty, due, last review."""
+    due: Mapped[datetime] = _ts()
+    reviews: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lapses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Times answered wrong, in the lesson or in a review."""
+    updated_at: Mapped[datetime] = _ts()

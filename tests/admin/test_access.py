@@ -29,10 +29,13 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/broadcasts/{broadcast_id}/send"): {"admin", "viewer"},
     ("GET", "/content"): EVERYONE,
     ("POST", "/content/reload"): {"admin"},
+    ("GET", "/certificates/{code}"): {"admin"},
+    ("POST", "/certificates/{code}/revoke"): {"admin"},
 }
 BODIES = {
     "/broadcasts/preview": {"segment": {}},
     "/broadcasts": {"text_vi": "Xin chào", "text_en": "Hello", "segment": {}},
+    "/certificates/{code}/revoke": {"reason": "issued by mistake"},
 }
 
 
@@ -47,6 +50,7 @@ async def test_roles_get_in_or_403_and_nobody_without_a_token(
     client: httpx.AsyncClient, make_token: MakeToken, method: str, path: str
 ) -> None:
     url = API + path.replace("{learner_id}", "1").replace("{broadcast_id}", "1")
+    url = url.replace("{code}", "ABCDE23456")
     body = BODIES.get(path)
     assert (await client.request(method, url, json=body)).status_code == 401
     tokens = {
