@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from fsrs import Card, Rating
 from sqlalchemy import select
 
 from bot import review
@@ -243,11 +244,11 @@ async def test_the_learners_day_is_their_own_for_the_streak(
 
 def test_the_fsrs_schedule_spaces_reviews_out_and_a_miss_starts_again_short() -> None:
     """The scheduler's intervals in days, with the package's default parameters."""
-    card = review.Card(card_id=1)
+    card = Card(card_id=1)
     when = datetime(2026, 1, 15, 8, tzinfo=UTC)
     gaps = []
     for rating in ("Again", "Good", "Good", "Good", "Again", "Good"):
-        card, _ = review.SCHEDULER.review_card(card, review.Rating[rating], when)
+        card, _ = review.SCHEDULER.review_card(card, Rating[rating], when)
         gaps.append((card.due - when).days)
         when = card.due
     assert gaps == [1, 2, 6, 17, 2, 4]
