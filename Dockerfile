@@ -1,6 +1,12 @@
-# camtay: the web chat and health checks on uvicorn. Build: docker build -t camtay .
-# Run: docker run -p 8000:8000 -v camtay-var:/app/var camtay  (SQLite by default;
-# set CAMTAY_DATABASE_URL / CAMTAY_REDIS_URL for PostgreSQL and Redis).
+# camtay: one image for every process. Build: docker build -t camtay .
+#   web:        camtay serve --host 0.0.0.0 --port 8000   (the web chat, webhooks, /healthz, /readyz)
+#   worker:     camtay worker                             (the outbox, reminders, model answers)
+#   migrations: camtay db upgrade                         (once per release, before the web starts)
+# The default CMD below migrates and then serves: right for a single container, e.g.
+#   docker run -p 8000:8000 -v camtay-var:/app/var camtay   (SQLite in /app/var)
+# compose.yaml and deploy/k8s/ override it with `camtay serve` alone, so that N web replicas do
+# not race to migrate: a one-off migrate service (compose) or Job (Kubernetes) does that.
+# Settings are CAMTAY_* environment variables (bot/settings.py); see deploy/env.example.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -25,11 +31,14 @@ RUN pip install --no-deps --no-cache-dir . \
     && rm -rf build ./*.egg-info
 
 # The default SQLite file is var/camtay.sqlite3 relative to WORKDIR: keep it writable and persistent.
-RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin camtay \
+# A numeric USER lets Kubernetes' runAsNonRoot verify it (deploy/k8s runs as 10001 too). The
+# code stays owned by root, so the server cannot change it; a read-only root filesystem works.
+RUN groupadd --system --gid 10001 camtay \
+    && useradd --system --uid 10001 --gid camtay --home-dir /app --shell /usr/sbin/nologin camtay \
     && mkdir -p /app/var \
     && chown camtay:camtay /app/var
 VOLUME ["/app/var"]
-USER camtay
+USER 10001:10001
 
 EXPOSE 8000
 

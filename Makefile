@@ -10,7 +10,7 @@ PORT ?= 8000
 export CAMTAY_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 export CAMTAY_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint typecheck unit chat lessons-check pictures bench bench-admin lock system-deps clean
+.PHONY: run test soak lint typecheck unit chat lessons-check pictures bench bench-admin lock system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,12 @@ unit: $(VENV)/.dev system-deps
 
 test: lint typecheck unit
 
+# Production's promises under fire: 2 web processes and 2 workers on PostgreSQL (camtay_soak,
+# created and dropped) and a Redis of its own, 20,000 updates from 2,000 learners redelivered and
+# out of order, a process SIGKILLed every few seconds, Redis restarted once. See bench/soak.py.
+soak: $(VENV)/.dev
+	$(BIN)/python -m bench.soak --postgres $(CAMTAY_TEST_POSTGRES_URL)
+
 bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_engine.py
 	$(BIN)/python bench/bench_scam.py
@@ -85,3 +91,18 @@ lock: | $(BIN)/python
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# Production load (not part of `make bench`): camtay serve in production mode (PostgreSQL
+# camtay_bench_load, Redis db 13, fake Telegram) against a minimal asyncpg baseline, closed and
+# open loop, one then two web processes; then a broadcast to 6,000 learners at the real rates
+# (BROADCAST_LEARNERS=100000 for the full one, about 56 minutes). See bench/README.md.
+BROADCAST_LEARNERS ?= 6000
+.PHONY: bench-load bench-broadcast
+bench-load: $(VENV)/.dev
+	$(BIN)/python bench/bench_load.py --postgres $(CAMTAY_TEST_POSTGRES_URL)
+	$(BIN)/python bench/bench_load.py --postgres $(CAMTAY_TEST_POSTGRES_URL) --web-processes 2 \
+	  --output bench/results/load-2web.json
+
+bench-broadcast: $(VENV)/.dev
+	$(BIN)/python bench/bench_broadcast.py --postgres $(CAMTAY_TEST_POSTGRES_URL) \
+	  --learners $(BROADCAST_LEARNERS)

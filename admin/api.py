@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from admin import broadcasts, certificates, content, learners, reports
+from admin import broadcasts, certificates, content, learners, reports, webhooks
 from bot.settings import Settings
 from bot.wiring import Runtime
 
@@ -32,6 +32,7 @@ def create_admin_api(settings: Settings) -> FastAPI:
     api.include_router(broadcasts.router)
     api.include_router(content.router)
     api.include_router(certificates.router)
+    api.include_router(webhooks.router)
     return api
 
 

@@ -56,6 +56,7 @@ COOKIE = "camtay_admin"
 LANG_COOKIE = "camtay_admin_lang"
 SESSION_SECONDS = 12 * 3600
 MAX_FORM = 4096
+FORM_TYPE = "application/x-www-form-urlencoded"
 _MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 LOGIN = "/admin/login"
 HOME = "/admin"
@@ -766,7 +767,14 @@ def our_hosts(request: Request) -> set[str]:
 
 
 def same_origin(request: Request) -> bool:
-    """False when the browser says the form was sent from another site (Origin, else Referer)."""
+    """False when the browser says the form was sent from another site (Sec-Fetch-Site,
+    Origin, else Referer), or when the body is declared as something no form of ours sends."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site.lower() not in ("same-origin", "none"):
+        return False
+    kind = request.headers.get("content-type")
+    if kind is not None and kind.split(";")[0].strip().lower() != FORM_TYPE:
+        return False
     origin = request.headers.get("origin")
     if origin is not None:
         return origin != "null" and urlsplit(origin).netloc.lower() in our_hosts(request)

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -33,8 +33,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
 from admin import audit
-from admin.auth import Anyone, Principal, runtime_of
-from bot import provinces
+from admin.auth import AdminOnly, Anyone, Principal, runtime_of
+from bot import privacy, provinces
 from bot.engine.lesson import Catalog
 from bot.engine.matching import fold
 from bot.store.db import UnitOfWork
@@ -281,7 +281,7 @@ async def people(
     """A keyset page of person rows: ids above `after`, in id order."""
     result = await uow.session.execute(
         select(*PERSON_COLUMNS)
-        .where(*conditions, Learner.id > after)
+        .where(*conditions, Learner.id > after, Learner.erased_at.is_(None))
         .order_by(Learner.id)
         .limit(limit)
     )
@@ -559,6 +559,66 @@ def _checks(catalog: Catalog, state: dict[str, Any] | None) -> list[ModuleChecks
             )
         )
     return rows
+
+
+async def _person_in_scope(uow: UnitOfWork, who: Principal, learner_id: int) -> int:
+    persons = await people(
+        uow, [Learner.person_id.is_(None), who.learners(), Learner.id == learner_id], 0, 1
+    )
+    if not persons:
+        raise HTTPException(404, "no such learner")
+    return learner_id
+
+
+@router.get(
+    "/learners/{learner_id}/data",
+    responses={404: {"description": "no such learner"}},
+)
+async def learner_data(
+    request: Request,
+    who: AdminOnly,
+    learner_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+) -> dict[str, Any]:
+    """Everything the database holds about one person, as /mydata gives it to them (for a
+    request made to the organisation). Audit-logged."""
+    runtime = runtime_of(request)
+    now = runtime.tutor.clock()
+    async with runtime.database.unit_of_work() as uow:
+        person = await _person_in_scope(uow, who, learner_id)
+        data = await privacy.collect(uow, person, now)
+        await audit.record(uow, who, "learner.data", now, learner=person)
+        await uow.commit()
+    return data
+
+
+class Erasure(BaseModel):
+    reason: Annotated[str, Field(min_length=3, max_length=300)]
+    """Why (the learner's request, how it came in); kept in the audit log."""
+
+
+@router.post(
+    "/learners/{learner_id}/erase",
+    responses={404: {"description": "no such learner"}},
+)
+async def erase_learner(
+    request: Request,
+    who: AdminOnly,
+    learner_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: Erasure,
+) -> dict[str, Any]:
+    """Erase one person on their request, as /forget does: rows deleted, pending messages
+    cancelled, certificates revoked. The audit log keeps that it happened, not who it was."""
+    runtime = runtime_of(request)
+    now = runtime.tutor.clock()
+    async with runtime.database.unit_of_work() as uow:
+        person = await _person_in_scope(uow, who, learner_id)
+        erased = await privacy.erase(uow, person, now)
+        await audit.record(
+            uow, who, "learner.erase", now, accounts=len(erased.ids), reason=body.reason
+        )
+        await uow.commit()
+    await runtime.tutor.recent.forget(erased.accounts, erased.ids)
+    return {"erased_accounts": len(erased.ids)}
 
 
 @router.get(

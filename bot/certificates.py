@@ -13,12 +13,13 @@ import re
 import secrets
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Literal
 
-from fpdf import FPDF
 from PIL import Image, ImageDraw, ImageFont
 
 from bot import vietnam
-from bot.engine import Catalog, Locale, QRReply, Reply, TextReply
+from bot.engine import Catalog, Event, Locale, QRReply, Reply, TextReply
+from bot.hooks.publisher import publish
 from bot.pictures import FontsMissingError, drawable, font_files
 from bot.qr import qr_png
 from bot.store.db import UnitOfWork
@@ -87,6 +88,7 @@ async def issue(
             issued_at=now,
         )
         if await uow.certificates.add(certificate):
+            await _publish(uow, "certificate.issued", certificate, now)
             return certificate
         if await uow.certificates.find(person, module_id) is not None:
             return None  # issued at the same moment by another turn
@@ -104,7 +106,21 @@ async def revoke(uow: UnitOfWork, code: str, reason: str, now: datetime) -> bool
         certificate.revoked_at = now
         certificate.revoked_reason = reason.strip()[:300] or None
         await uow.session.flush()
+        await _publish(uow, "certificate.revoked", certificate, now)
     return True
+
+
+async def _publish(
+    uow: UnitOfWork,
+    kind: Literal["certificate.issued", "certificate.revoked"],
+    certificate: Certificate,
+    now: datetime,
+) -> None:
+    """Tell event webhooks, in this transaction (the reason for a revocation stays private)."""
+    if certificate.learner_id is None:
+        return  # its learner erased their data: nobody to tell about
+    data = {"module": certificate.module_id, "code": certificate.code}
+    await publish(uow.session, certificate.learner_id, [Event(type=kind, data=data)], now)
 
 
 # --- in the chat ---------------------------------------------------------------------------
@@ -309,6 +325,8 @@ def render_pdf(
 ) -> bytes:
     """The certificate on an A4 landscape page (the PNG, full page, linked to `url`)."""
     picture = render_png(name, module_title_vi, module_title_en, day, competency_codes, code, url)
+    from fpdf import FPDF  # only when a PDF is made: it costs every process some 20 MB
+
     pdf = FPDF(orientation="landscape", unit="mm", format="A4")
     pdf.set_auto_page_break(False)
     pdf.set_margins(0, 0, 0)

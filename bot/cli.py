@@ -28,13 +28,29 @@ app.add_typer(db_app, name="db")
 app.add_typer(telegram_app, name="telegram")
 
 TELEGRAM_UPDATES = ["message", "callback_query", "my_chat_member"]
+log = logging.getLogger(__name__)
 
 
 def _settings() -> Settings:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    return Settings()
+    """The settings, with logging set up from them: to standard error, as text lines or JSON
+    (CAMTAY_LOG_FORMAT, CAMTAY_LOG_LEVEL); what a command prints for people goes to stdout."""
+    from bot.observability import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return settings
+
+
+def _refuse_unsafe_production(settings: Settings) -> None:
+    """Stop `serve` and `worker` (status 2) when production settings are missing or examples."""
+    problems = settings.production_problems()
+    if not problems:
+        return
+    typer.echo("camtay will not start in production with these settings:", err=True)
+    for problem in problems:
+        typer.echo(f"  - {problem}", err=True)
+    typer.echo("Fix them in the environment or .env (see deploy/env.example).", err=True)
+    raise typer.Exit(2)
 
 
 @lessons_app.command("check")
@@ -102,13 +118,22 @@ def serve(
     from webhook.app import create_app
 
     settings = _settings()
+    _refuse_unsafe_production(settings)
     if host is not None:
         settings.host = host
     if port is not None:
         settings.port = port
     migrate_if_embedded(settings)
     typer.echo(f"\n  camtay web chat: http://{settings.host}:{settings.port}/chat\n")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    # log_config=None: uvicorn's own and access logs go through the root handler set up above,
+    # so they share its format (JSON in production) and carry the request id.
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        log_level=settings.log_level.lower(),
+    )
 
 
 @app.command()
@@ -205,10 +230,19 @@ def telegram_poll() -> None:
 
 @app.command()
 def worker() -> None:
-    """Send from the outbox (use with CAMTAY_EMBEDDED_WORKER=false on the web processes)."""
+    """Send from the outbox (use with CAMTAY_EMBEDDED_WORKER=false on the web processes).
+
+    With CAMTAY_METRICS_PORT set, Prometheus metrics are served on CAMTAY_HOST at that port
+    (no login: keep it on the private network)."""
+    from prometheus_client import start_http_server
+
     from bot.wiring import build
 
     settings = _settings()
+    _refuse_unsafe_production(settings)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr=settings.host)
+        log.info("metrics on http://%s:%s/metrics", settings.host, settings.metrics_port)
 
     async def main() -> None:
         runtime = build(settings)

@@ -1,14 +1,36 @@
-"""Per-learner locks: one update at a time for each learner, in order, across every process."""
+"""What processes share: per-learner locks, send pacing, recent updates and wake-ups.
+
+The embedded default (one process, no Redis) keeps them in memory. In production every web
+process and worker shares them through Redis, and nothing else but PostgreSQL:
+
+- `RedisLocks`: one update at a time for each learner, across processes.
+- `RedisPacer`: the platforms' send rates (per chat, per bot), counted once for every worker,
+  with the `limits` library's moving windows kept in Redis.
+- `RedisRecentUpdates`: the dedup fast path; the database's dedup row stays the authority.
+- `RedisWakeups`: a web process that queued replies wakes the workers (Redis pub/sub); a worker
+  that misses one (say, while Redis restarts) still looks at the outbox every second.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Protocol
 
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
-from redis.exceptions import LockError
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError, RedisError
+
+from bot.observability import LOCK_WAIT_SECONDS
+
+log = logging.getLogger(__name__)
 
 
 class LockTimeout(Exception):
@@ -35,10 +57,13 @@ class MemoryLocks:
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
         try:
+            started = time.perf_counter()
             try:
                 await asyncio.wait_for(lock.acquire(), self.timeout)
             except TimeoutError as error:
                 raise LockTimeout(key) from error
+            finally:
+                LOCK_WAIT_SECONDS.observe(time.perf_counter() - started)
             try:
                 yield
             finally:
@@ -58,27 +83,240 @@ class MemoryLocks:
 
 
 class RedisLocks:
-    """redis-py's Lock, shared by every web process and worker; expires if a holder dies."""
+    """redis-py's Lock, shared by every web process and worker.
 
-    def __init__(self, redis: Redis, timeout: float = 10.0, expire: float = 30.0) -> None:
+    A holder keeps its lock alive (every `expire` / 3 s) for as long as it works, so a long
+    turn keeps it while a dead process's lock expires within `expire` seconds: a learner whose
+    web process was killed mid-turn waits seconds, not half a minute. While waiting for a lock
+    it polls every 10 ms for a second, then every 100 ms.
+    """
+
+    def __init__(self, redis: Redis, timeout: float = 10.0, expire: float = 5.0) -> None:
         self.redis = redis
         self.timeout = timeout
         self.expire = expire
 
     @asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
-        # A short poll interval: a learner's second tap should wait milliseconds, not 100 ms.
-        lock = self.redis.lock(
-            f"camtay:lock:{key}", timeout=self.expire, sleep=0.01, blocking_timeout=self.timeout
-        )
-        if not await lock.acquire():
+        lock = self.redis.lock(f"camtay:lock:{key}", timeout=self.expire)
+        started = time.perf_counter()
+        try:
+            acquired = await self._acquire(lock)
+        finally:
+            LOCK_WAIT_SECONDS.observe(time.perf_counter() - started)
+        if not acquired:
             raise LockTimeout(key)
+        keeping = asyncio.create_task(self._keep(lock))
         try:
             yield
         finally:
-            # LockError: it expired while held (the turn outlived `expire`); nothing to release.
-            with suppress(LockError):
+            keeping.cancel()
+            with suppress(asyncio.CancelledError):
+                await keeping
+            # LockError: it expired while held (Redis was unreachable too long to extend it).
+            # RedisError: Redis restarted meanwhile, and the lock went with it.
+            with suppress(LockError, RedisError):
                 await lock.release()
+
+    async def _acquire(self, lock: Lock) -> bool:
+        started = time.monotonic()
+        deadline = started + self.timeout
+        while not await lock.acquire(blocking=False):
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            # Every 10 ms for a second (a quick second tap), then every 100 ms (a dead holder).
+            await asyncio.sleep(min(0.01 if now - started < 1 else 0.1, deadline - now))
+        return True
+
+    async def _keep(self, lock: Lock) -> None:
+        while True:
+            await asyncio.sleep(self.expire / 3)
+            try:
+                await lock.reacquire()
+            except (LockError, RedisError) as error:
+                log.warning("lost the lock %s while holding it: %s", lock.name, error)
+                return
 
     async def close(self) -> None:
         await self.redis.aclose()
+
+
+# --- send pacing ------------------------------------------------------------------------------
+
+
+class Pace(Protocol):
+    """Return when one more message may go to `chat` (a channel's sender calls it per send)."""
+
+    async def wait(self, chat: Hashable) -> None: ...
+
+
+def moving_window(rate: float, burst: int) -> RateLimitItemPerSecond:
+    """`rate` a second with bursts of `burst`, as a moving window of whole seconds: at most
+    `burst` (or `rate` × the window, if more) in any window of ⌈burst / rate⌉ seconds."""
+    seconds = max(1, math.ceil(burst / rate))
+    return RateLimitItemPerSecond(max(burst, math.floor(rate * seconds)), seconds)
+
+
+class RedisPacer:
+    """A channel's send rates shared by every worker: one moving window per chat and one for
+    the whole bot, kept in Redis by `limits` (its Lua scripts check and count atomically).
+
+    With Telegram's defaults: at most 30 sends in any second for the bot, at most 3 in any
+    3 seconds to one chat. Waiting is the only thing done here: when a window is full, sleep
+    until its oldest send leaves it, then ask again.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        channel: str,
+        *,
+        per_bot: float = 30,
+        per_chat: float = 1,
+        burst: int = 3,
+        poll: float = 0.005,
+    ) -> None:
+        storage = RedisStorage(
+            "async+redis://",
+            implementation="redispy",
+            connection_pool=redis.connection_pool,  # type: ignore[arg-type] # limits types options narrowly
+            key_prefix="camtay:pace",
+        )
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._bot = moving_window(per_bot, 1)
+        self._chat = moving_window(per_chat, burst)
+        self._channel = channel
+        self._poll = poll
+
+    async def wait(self, chat: Hashable) -> None:
+        await self._take(self._chat, self._channel, "chat", str(chat))
+        await self._take(self._bot, self._channel, "bot")
+
+    async def _take(self, item: RateLimitItemPerSecond, *key: str) -> None:
+        while not await self._limiter.hit(item, *key):
+            stats = await self._limiter.get_window_stats(item, *key)
+            # Several workers may wake for the same free slot: only one gets it, the others
+            # sleep again.
+            await asyncio.sleep(max(self._poll, stats.reset_time - time.time()))
+
+
+# --- recent updates: the dedup fast path ------------------------------------------------------
+
+
+class RecentUpdates(Protocol):
+    """Update ids applied lately, with their learner: a redelivery needs no database."""
+
+    async def seen(self, channel: str, update_id: str) -> int | None:
+        """The learner the update was applied for, if it is known to be applied."""
+        ...
+
+    async def remember(self, channel: str, update_id: str, learner_id: int) -> None: ...
+
+    async def forget(self, accounts: Sequence[tuple[str, str]], ids: Sequence[int]) -> None:
+        """Drop every key that names these erased accounts (/forget)."""
+        ...
+
+
+class NoRecentUpdates:
+    """The embedded default: the database's dedup table alone answers."""
+
+    async def seen(self, channel: str, update_id: str) -> int | None:
+        return None
+
+    async def remember(self, channel: str, update_id: str, learner_id: int) -> None:
+        return None
+
+    async def forget(self, accounts: Sequence[tuple[str, str]], ids: Sequence[int]) -> None:
+        return None
+
+
+class RedisRecentUpdates:
+    """Applied update ids in Redis for `ttl` seconds. Only a hint: an update is remembered
+    after its transaction committed, and a Redis error is an unknown (the database decides)."""
+
+    def __init__(self, redis: Redis, ttl: int = 3600) -> None:
+        self.redis = redis
+        self.ttl = ttl
+
+    async def seen(self, channel: str, update_id: str) -> int | None:
+        try:
+            value = await self.redis.get(f"camtay:update:{channel}:{update_id}")
+        except RedisError as error:
+            log.warning("dedup fast path unavailable: %s", error)
+            return None
+        return None if value is None else int(value)
+
+    async def remember(self, channel: str, update_id: str, learner_id: int) -> None:
+        try:
+            await self.redis.set(f"camtay:update:{channel}:{update_id}", learner_id, ex=self.ttl)
+        except RedisError as error:
+            log.warning("could not remember update %s/%s: %s", channel, update_id, error)
+
+    async def forget(self, accounts: Sequence[tuple[str, str]], ids: Sequence[int]) -> None:
+        from bot.privacy import forget_keys  # erasure is rare; keep this module light
+
+        try:
+            await forget_keys(self.redis, accounts, ids)
+        except RedisError as error:  # the remembered updates expire within the hour anyway
+            log.warning("could not drop an erased learner's keys: %s", error)
+
+
+# --- wake-ups -----------------------------------------------------------------------------------
+
+
+class RedisWakeups:
+    """Wake the workers of every process when replies were queued: Redis pub/sub.
+
+    `notify` never blocks and never fails: it marks a wake-up due, and one task publishes it
+    (bursts of turns make one message). `listen` calls `wake` for every message received,
+    resubscribing after an error.
+    """
+
+    TOPIC = "camtay:outbox"
+
+    def __init__(self, redis: Redis, retry: float = 0.5) -> None:
+        self.redis = redis
+        self.retry = retry
+        self._due = asyncio.Event()
+        self._publisher: asyncio.Task[None] | None = None
+
+    def notify(self) -> None:
+        self._due.set()
+        if self._publisher is None or self._publisher.done():
+            try:
+                self._publisher = asyncio.get_running_loop().create_task(self._publish())
+            except RuntimeError:  # no event loop: nothing is running to be woken either
+                return
+
+    async def _publish(self) -> None:
+        while True:
+            await self._due.wait()
+            self._due.clear()
+            try:
+                await self.redis.publish(self.TOPIC, b"1")
+            except RedisError as error:
+                log.warning("could not wake the workers: %s", error)
+                await asyncio.sleep(self.retry)
+
+    async def listen(self, wake: Callable[[], None], stop: asyncio.Event) -> None:
+        """Call `wake` on every wake-up until `stop` is set."""
+        while not stop.is_set():
+            try:
+                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(self.TOPIC)
+                    wake()  # anything published while we were not listening
+                    while not stop.is_set():
+                        message = await pubsub.get_message(timeout=1.0)
+                        if message is not None:
+                            wake()
+            except (RedisError, OSError) as error:
+                log.warning("wake-ups unavailable (%s); retrying", error)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.retry)
+
+    async def close(self) -> None:
+        if self._publisher is not None:
+            self._publisher.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._publisher

@@ -101,6 +101,7 @@ async def send_due(database: Database, catalog: Catalog, now: datetime) -> int:
         Learner.person_id.is_(None),
         Learner.remind_at.is_not(None),
         Learner.reminders_paused.is_(False),
+        Learner.consent_at.is_not(None),
     )
     async with database.unit_of_work() as uow:
         zones = (

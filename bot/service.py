@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import TypeAdapter
 from sqlalchemy import func, select
@@ -29,10 +29,14 @@ from bot.engine import (
     TextReply,
 )
 from bot.engine import phrases as p
-from bot.locks import LearnerLocks
+from bot.hooks.publisher import publish
+from bot.locks import LearnerLocks, NoRecentUpdates, RecentUpdates
 from bot.store.db import Database, UnitOfWork
 from bot.store.models import Learner, ModelJob, OutboxMessage
 from bot.store.repositories import remember_list
+
+if TYPE_CHECKING:
+    from bot.flood import FloodGate
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +153,13 @@ class Tutor:
         assistant: Assistant | None = None,
         model_per_hour: int = 0,
         on_model_job: Callable[[], None] = lambda: None,
+        recent: RecentUpdates | None = None,
+        flood: FloodGate | None = None,
     ) -> None:
+        self.recent = recent or NoRecentUpdates()
+        self.flood = flood
+        """Inputs a minute per account (bot/flood.py); None: no limit (development)."""
+        """Update ids applied lately (Redis): a redelivery is answered without the database."""
         self.engine = engine
         self.database = database
         self.locks = locks
@@ -161,9 +171,20 @@ class Tutor:
         self.on_model_job = on_model_job
 
     async def handle(self, inbound: Inbound, sender: Sender | None = None) -> TurnResult:
-        """Apply one input exactly once; with a sender, deliver its replies right after commit."""
+        """Apply one input exactly once; with a sender, deliver its replies right after commit.
+
+        An account over its flood limit gets one "slow down" reply through the outbox; its
+        other inputs in that minute are dropped unread.
+        """
+        flood = self.flood
+        verdict = "ok" if flood is None else await flood.check(inbound.channel, inbound.external_id)
+        if verdict == "drop":
+            return TurnResult(learner_id=0, duplicate=True)
         async with self.locks.hold(f"{inbound.channel}:{inbound.external_id}"):
-            result = await self._turn(inbound)
+            if flood is not None and verdict == "warn":
+                result: TurnResult = await flood.slow_down(self, inbound)
+            else:
+                result = await self._turn(inbound)
             if sender is not None:
                 await self._deliver(result.learner_id, sender)
             return result
@@ -177,6 +198,11 @@ class Tutor:
 
     async def _turn(self, inbound: Inbound) -> TurnResult:
         now = self.clock()
+        if inbound.update_id is not None:
+            known = await self.recent.seen(inbound.channel, inbound.update_id)
+            if known is not None:
+                log.info("duplicate update %s/%s ignored", inbound.channel, inbound.update_id)
+                return TurnResult(learner_id=known, duplicate=True)
         async with self.database.unit_of_work() as uow:
             if inbound.update_id is not None and not await uow.dedup.claim(
                 inbound.channel, inbound.update_id, now
@@ -187,6 +213,8 @@ class Tutor:
             learner, _ = await uow.learners.get_or_create(
                 channel=inbound.channel, external_id=inbound.external_id, now=now
             )
+            if learner.erased_at is not None:
+                learner.erased_at = None  # back after erasing everything: a new start
             # A linked account learns with the progress of the account it was linked to:
             # state, events and progress belong to the person; replies go to this account.
             person = learner.person_id or learner.id
@@ -199,6 +227,7 @@ class Tutor:
                 else None
             )
             context = None
+            erased = None
             queued_model_work = False
             if link is not None:
                 person, state, notes = await self._link(uow, learner, state, link.group(1), now)
@@ -208,6 +237,7 @@ class Tutor:
                 context = Context(uow=uow, account=learner, person=person, state=state, now=now)
                 intercepted = await self.community.before(context, event)
                 replies = intercepted.replies
+                erased = intercepted.erased
                 if intercepted.input is not None:
                     # The learner's date (streaks) and time (due reviews): the engine itself
                     # knows no clock.
@@ -218,24 +248,36 @@ class Tutor:
                     zone = owner.time_zone if owner is not None else None
                     state.today = vietnam.day(now, zone).isoformat()
                     state.now = review.iso(now)
+                    if owner is not None and owner.consent_at is not None:
+                        state.consent = "given"  # on another linked app, or by a volunteer
                 outcome = (
                     None
                     if intercepted.input is None
                     else self.engine.step(state, self.assistant.translate(intercepted.input))
                 )
             if outcome is not None:
-                await review.schedule(uow, person, outcome.state, outcome.events, now)
-                await uow.states.save(person, outcome.state.model_dump(mode="json"), now)
-                await uow.events.append(person, outcome.events, now)
-                await uow.progress.apply(person, outcome.events, now)
-                await uow.learners.reach(person, self._milestones(outcome), now)
-                if any(event.type in LEARNED for event in outcome.events):
-                    await uow.learners.learned(person, outcome.state.today)
+                # Only the conversation's working memory is kept for a learner who has not
+                # agreed to the privacy notice: no events, progress, reviews or sharing.
+                tracked = outcome.state.consent == "given"
+                if tracked:
+                    await self._record_consent(uow, person, outcome.events, now)
+                    await review.schedule(uow, person, outcome.state, outcome.events, now)
+                # `now` is this turn's clock, not state: the next turn sets it again.
+                saved = outcome.state.model_dump(mode="json", exclude={"now"})
+                await uow.states.save(person, saved, now)
+                if tracked:
+                    await uow.events.append(person, outcome.events, now)
+                    await uow.progress.apply(person, outcome.events, now)
+                    await uow.learners.reach(person, self._milestones(outcome), now)
+                    if any(event.type in LEARNED for event in outcome.events):
+                        await uow.learners.learned(person, outcome.state.today)
+                shared = outcome if tracked else untracked(outcome)
                 helped = (
-                    [] if context is None else await self.community.after(context, state, outcome)
+                    [] if context is None else await self.community.after(context, state, shared)
                 )
                 model = (
-                    self.model_enabled
+                    tracked
+                    and self.model_enabled
                     and self.assistant.asks(outcome.events)
                     and await self._model_allowed(uow, person, now)
                 )
@@ -265,9 +307,28 @@ class Tutor:
             learner.last_active_at = now
             learner.unreachable_at = None  # they just wrote to us
             await uow.commit()
+        if erased is not None:
+            await self.recent.forget(erased.accounts, erased.ids)
+        elif inbound.update_id is not None:
+            await self.recent.remember(inbound.channel, inbound.update_id, learner.id)
         if queued_model_work:
             self.on_model_job()
         return TurnResult(learner_id=learner.id, duplicate=False, outbox_ids=tuple(ids))
+
+    async def _record_consent(
+        self, uow: UnitOfWork, person: int, events: Sequence[Event], now: datetime
+    ) -> None:
+        """The privacy notice's agreement, with its version, on the person's row."""
+        given = next((event for event in events if event.type == "consent.given"), None)
+        if given is None:
+            return
+        owner = await uow.session.get(Learner, person)
+        if owner is not None:
+            first = owner.consent_at is None
+            owner.consent_at = now
+            owner.consent_version = f"{given.data.get('version')}/{given.data.get('by')}"[:20]
+            if first:  # event webhooks only: nobody hears of a learner before they agree
+                await publish(uow.session, person, [Event(type="learner.registered")], now)
 
     async def _model_allowed(self, uow: UnitOfWork, person: int, now: datetime) -> bool:
         """Within the learner's hourly model allowance (beyond it, offline answers)."""
@@ -349,6 +410,13 @@ class Tutor:
                 await uow.outbox.mark_sent([message.id for message in sent], self.clock())
                 await uow.commit()
         return sent
+
+
+def untracked(outcome: Outcome) -> Outcome:
+    """What the community may see of an untracked learner's turn: only a child's request for
+    a parent or volunteer to agree to the privacy notice."""
+    kept = [event for event in outcome.events if event.type == "consent.guardian_needed"]
+    return outcome.model_copy(update={"events": kept})
 
 
 def as_start(event: Input) -> Input:

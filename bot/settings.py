@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -86,6 +88,64 @@ class Settings(BaseSettings):
     embedded_worker: bool = Field(
         default=True, description="`camtay serve` also sends from the outbox (no separate worker)"
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text: readable lines for development; production should use json "
+        "(one object a line, with request_id, for the log collector)",
+    )
+    log_level: str = Field(
+        default="INFO",
+        pattern=r"(?i)^(debug|info|warning|error|critical)$",
+        description="the root logger's level: DEBUG, INFO, WARNING, ERROR or CRITICAL",
+    )
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="`camtay worker` serves Prometheus metrics on this port (on CAMTAY_HOST); "
+        "0: none. Keep it off the public network",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="signs learners' data download links (/mydata on Zalo); required in "
+        "production: 32 or more random characters. Unset in development: a random one per process",
+    )
+    event_retention_days: int = Field(
+        default=365,
+        ge=0,
+        description="events older than this lose who did them; 0: kept as they are",
+    )
+    webhook_id_secret: SecretStr | None = Field(
+        default=None,
+        description="keys the pseudonymous learner ids in event webhooks (HMAC-SHA256); unset: "
+        "a random one is made once and kept in the database. Changing it changes every id",
+    )
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description="event webhooks may go to private, loopback, link-local or reserved "
+        "addresses (development and tests); off, such targets are refused",
+    )
+
+    flood_per_minute: int | None = Field(
+        default=None,
+        ge=0,
+        description="inputs one learner's account may send in any minute; the first over gets "
+        "one 'slow down' reply, the rest are dropped. Unset: 30 in production, off in "
+        "development (a walk through every lesson at machine speed is no flood); 0: off",
+    )
+    admin_per_ip_per_minute: int | None = Field(
+        default=None,
+        ge=0,
+        description="requests to /admin (dashboard and API) one client address may make in any "
+        "minute, then 429. Unset: 300 in production, off in development; 0: off. Behind a "
+        "proxy the address is the one uvicorn's --proxy-headers/--forwarded-allow-ips decide",
+    )
+    admin_logins_per_ip_per_minute: int | None = Field(
+        default=None,
+        ge=0,
+        description="dashboard sign-in attempts one client address may make in any minute, "
+        "then 429. Unset: 10 in production, off in development; 0: off",
+    )
 
     @field_validator("telegram_webhook_secret")
     @classmethod
@@ -119,6 +179,7 @@ class Settings(BaseSettings):
         "llm_base_url",
         "llm_api_key",
         "llm_model",
+        "secret_key",
         mode="before",
     )
     @classmethod
@@ -136,6 +197,156 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite+aiosqlite:///{self.sqlite_path}"
 
+    @cached_property
+    def link_secret(self) -> bytes:
+        """The key of download links: the configured one, or a random one for this process."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        return secrets.token_bytes(32)
+
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def _in_production(self, value: int | None, default: int) -> int:
+        if value is not None:
+            return value
+        return default if self.environment == "production" else 0
+
+    @property
+    def effective_flood_per_minute(self) -> int:
+        """Inputs a minute per learner account; 0: no limit."""
+        return self._in_production(self.flood_per_minute, 30)
+
+    @property
+    def effective_admin_per_ip_per_minute(self) -> int:
+        return self._in_production(self.admin_per_ip_per_minute, 300)
+
+    @property
+    def effective_admin_logins_per_ip_per_minute(self) -> int:
+        return self._in_production(self.admin_logins_per_ip_per_minute, 10)
+
+    def production_problems(self) -> list[str]:
+        """What makes these settings unsafe to run in production, one sentence each; none
+        outside production (development runs with defaults and random keys)."""
+        if self.environment != "production":
+            return []
+        problems: list[str] = []
+        key = self.secret_key.get_secret_value() if self.secret_key is not None else ""
+        if not key:
+            problems.append(
+                "CAMTAY_SECRET_KEY is not set: set 32 or more random characters "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        elif is_placeholder(key):
+            problems.append("CAMTAY_SECRET_KEY is a placeholder: set a random value of its own")
+        elif len(key) < MIN_SECRET_KEY:
+            problems.append(
+                f"CAMTAY_SECRET_KEY is {len(key)} characters long: use {MIN_SECRET_KEY} or more"
+            )
+        channels = (
+            (
+                "CAMTAY_TELEGRAM_TOKEN",
+                self.telegram_token,
+                "CAMTAY_TELEGRAM_WEBHOOK_SECRET",
+                self.telegram_webhook_secret,
+            ),
+            (
+                "CAMTAY_ZALO_BOT_TOKEN",
+                self.zalo_bot_token,
+                "CAMTAY_ZALO_BOT_WEBHOOK_SECRET",
+                self.zalo_bot_webhook_secret,
+            ),
+            (
+                "CAMTAY_ZALO_OA_APP_ID",
+                self.zalo_oa_app_id,
+                "CAMTAY_ZALO_OA_SECRET_KEY",
+                self.zalo_oa_secret_key,
+            ),
+        )
+        for token_name, token, secret_name, secret in channels:
+            value = secret.get_secret_value() if secret is not None else ""
+            if token is not None and not value:
+                problems.append(
+                    f"{token_name} is set but {secret_name} is not: anyone could post "
+                    "updates to its webhook"
+                )
+            elif value and is_placeholder(value):
+                problems.append(f"{secret_name} is a placeholder: set a random value of its own")
+            elif value and len(value) < MIN_WEBHOOK_SECRET:
+                problems.append(
+                    f"{secret_name} is {len(value)} characters long: use "
+                    f"{MIN_WEBHOOK_SECRET} or more random ones"
+                )
+        for name, secret in (
+            ("CAMTAY_TELEGRAM_TOKEN", self.telegram_token),
+            ("CAMTAY_ZALO_BOT_TOKEN", self.zalo_bot_token),
+            ("CAMTAY_ZALO_OA_APP_SECRET", self.zalo_oa_app_secret),
+            ("CAMTAY_ZALO_OA_REFRESH_TOKEN", self.zalo_oa_refresh_token),
+            ("CAMTAY_WEBHOOK_ID_SECRET", self.webhook_id_secret),
+            ("CAMTAY_LLM_API_KEY", self.llm_api_key),
+        ):
+            if secret is not None and is_placeholder(secret.get_secret_value()):
+                problems.append(f"{name} is a placeholder: set the real value")
+        if self.database_url is None:
+            problems.append(
+                "CAMTAY_DATABASE_URL is not set: production runs on PostgreSQL "
+                "(postgresql+asyncpg://…), not the embedded SQLite file"
+            )
+        elif not self.database_url.startswith(("postgresql+asyncpg://", "postgresql://")):
+            problems.append("CAMTAY_DATABASE_URL is not a PostgreSQL URL (postgresql+asyncpg://…)")
+        elif url_has_placeholder(self.database_url):
+            problems.append("CAMTAY_DATABASE_URL holds a placeholder password or host")
+        if self.redis_url is None:
+            problems.append(
+                "CAMTAY_REDIS_URL is not set: production processes share locks and limits "
+                "through Redis"
+            )
+        elif url_has_placeholder(self.redis_url):
+            problems.append("CAMTAY_REDIS_URL holds a placeholder password or host")
+        if not self.public_url or not self.public_url.startswith("https://"):
+            problems.append(
+                "CAMTAY_PUBLIC_URL must be the public https:// address (the platforms' "
+                "webhooks and the learners' links use it)"
+            )
+        elif url_has_placeholder(self.public_url):
+            problems.append(f"CAMTAY_PUBLIC_URL is an example address ({self.public_url})")
+        return problems
+
+
+MIN_SECRET_KEY = 32
+MIN_WEBHOOK_SECRET = 16
+PLACEHOLDER_WORDS = (
+    "change-me",
+    "change_me",
+    "changeme",
+    "placeholder",
+    "example",
+    "xxx",
+    "your-",
+    "your_",
+    "<",
+    "todo",
+)
+PLACEHOLDER_VALUES = frozenset(
+    {"secret", "password", "test", "token", "key", "default", "admin", "dev", "none", "null"}
+)
+
+
+def is_placeholder(value: str) -> bool:
+    """A value copied from an example rather than made: deploy/env.example's change-me…,
+    "secret", "xxx", a run of one character."""
+    lowered = value.strip().casefold()
+    return (
+        lowered in PLACEHOLDER_VALUES
+        or any(word in lowered for word in PLACEHOLDER_WORDS)
+        or len(set(lowered)) <= 1
+    )
+
+
+def url_has_placeholder(url: str) -> bool:
+    """A URL whose password or host came from an example (change-me, *.example.org…)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").casefold()
+    example_host = "example" in host.split(".") or host.endswith((".invalid", ".test"))
+    return example_host or (parts.password is not None and is_placeholder(parts.password))

@@ -5,16 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from bot.ask.service import Assistant
 from bot.community import Community, Links
 from bot.content import ASSETS_DIR, load_catalog
 from bot.engine import Catalog, Engine
+from bot.flood import AddressLimits, FloodGate, limits_storage
 from bot.llm.client import ModelClient
 from bot.llm.guardrails import Guardrails
 from bot.llm.jobs import ModelJobs
-from bot.locks import LearnerLocks, MemoryLocks, RedisLocks
+from bot.locks import (
+    LearnerLocks,
+    MemoryLocks,
+    NoRecentUpdates,
+    Pace,
+    RecentUpdates,
+    RedisLocks,
+    RedisPacer,
+    RedisRecentUpdates,
+    RedisWakeups,
+)
 from bot.service import Sender, Tutor, utcnow
 from bot.settings import Settings
 from bot.store import Database
@@ -62,6 +73,8 @@ class Runtime:
     """The model worker, when a model is configured (CAMTAY_LLM_*)."""
     content_version: str = ""
     """The lesson library's version this process teaches from, once reloaded by an admin."""
+    admin_limits: AddressLimits | None = None
+    """Requests to /admin per client address (webhook.app's middleware); None: no limit."""
 
     @property
     def telegram(self) -> Telegram | None:
@@ -73,6 +86,8 @@ class Runtime:
             await channel.close()
         if self.model_jobs is not None:
             await self.model_jobs.client.close()
+        if isinstance(self.worker.wakeups, RedisWakeups):
+            await self.worker.wakeups.close()
         await self.locks.close()
         await self.database.dispose()
 
@@ -84,12 +99,26 @@ def migrate_if_embedded(settings: Settings) -> None:
 
 
 def _telegram(
-    settings: Settings, tutor: Tutor, database: Database, notify: Callable[[], None]
+    settings: Settings,
+    tutor: Tutor,
+    database: Database,
+    notify: Callable[[], None],
+    redis: Redis | None,
 ) -> Telegram:
-    from bot.channels.telegram import TelegramChannel, TelegramSender, make_bot
+    from bot.channels.telegram import CHANNEL, TelegramChannel, TelegramSender, make_bot
 
     assert settings.telegram_token is not None  # noqa: S101 -- the caller checked
     bot = make_bot(settings.telegram_token.get_secret_value(), settings.telegram_api_url)
+    # With Redis, every worker counts against the same limits; alone, in-process buckets.
+    pace: Pace | None = None
+    if redis is not None:
+        pace = RedisPacer(
+            redis,
+            CHANNEL,
+            per_bot=settings.telegram_per_bot_rate,
+            per_chat=settings.telegram_per_chat_rate,
+            burst=settings.telegram_per_chat_burst,
+        )
     sender = TelegramSender(
         bot,
         database=database,
@@ -97,6 +126,7 @@ def _telegram(
         per_bot=settings.telegram_per_bot_rate,
         per_chat=settings.telegram_per_chat_rate,
         burst=settings.telegram_per_chat_burst,
+        pace=pace,
     )
     return Telegram(channel=TelegramChannel(bot, tutor, database, on_outbox=notify), sender=sender)
 
@@ -104,16 +134,38 @@ def _telegram(
 def build(settings: Settings, catalog: Catalog | None = None) -> Runtime:
     catalog = catalog or load_catalog(settings.lessons_dir)
     database = Database(settings.effective_database_url)
-    locks: LearnerLocks
-    if settings.redis_url:
-        locks = RedisLocks(
-            Redis.from_url(settings.redis_url), timeout=settings.lock_timeout_seconds
+    # Production: what processes share lives in Redis (one client and pool for all of it).
+    # A blocking pool: under overload a turn waits for a connection (back-pressure) instead of
+    # failing with MaxConnectionsError, which the platform would see as a 500.
+    redis = (
+        Redis(
+            connection_pool=BlockingConnectionPool.from_url(
+                settings.redis_url, max_connections=200, timeout=10
+            )
         )
+        if settings.redis_url
+        else None
+    )
+    locks: LearnerLocks
+    recent: RecentUpdates
+    if redis is not None:
+        locks = RedisLocks(redis, timeout=settings.lock_timeout_seconds)
+        recent = RedisRecentUpdates(redis)
     else:
         locks = MemoryLocks(timeout=settings.lock_timeout_seconds)
-    links = Links(base_url=settings.base_url, telegram_bot=settings.telegram_bot_username)
+        recent = NoRecentUpdates()
+    links = Links(
+        base_url=settings.base_url,
+        telegram_bot=settings.telegram_bot_username,
+        secret=settings.link_secret,
+    )
     assistant = Assistant(catalog)
-    worker = OutboxWorker(database=database, locks=locks, senders={})
+    worker = OutboxWorker(
+        database=database,
+        locks=locks,
+        senders={},
+        wakeups=RedisWakeups(redis) if redis is not None else None,
+    )
     model = ModelClient(settings)
     model_jobs = (
         ModelJobs(
@@ -127,18 +179,35 @@ def build(settings: Settings, catalog: Catalog | None = None) -> Runtime:
         if model.enabled
         else None
     )
+    flood = (
+        FloodGate(limits_storage(redis, "camtay:flood"), settings.effective_flood_per_minute)
+        if settings.effective_flood_per_minute > 0
+        else None
+    )
     tutor = Tutor(
         engine=Engine(catalog),
         database=database,
         locks=locks,
-        community=Community(catalog, links),
+        community=Community(catalog, links, retention_days=settings.event_retention_days),
         assistant=assistant,
         model_per_hour=settings.llm_per_learner_per_hour if model_jobs is not None else 0,
         on_model_job=model_jobs.wake if model_jobs is not None else lambda: None,
+        recent=recent,
+        flood=flood,
     )
+    admin_limits = None
+    if (
+        settings.effective_admin_per_ip_per_minute
+        or settings.effective_admin_logins_per_ip_per_minute
+    ):
+        admin_limits = AddressLimits(
+            limits_storage(redis, "camtay:admin-limit"),
+            per_minute=settings.effective_admin_per_ip_per_minute,
+            logins_per_minute=settings.effective_admin_logins_per_ip_per_minute,
+        )
     channels: dict[str, PushChannel] = {}
     if settings.telegram_token is not None:
-        channels["telegram"] = _telegram(settings, tutor, database, worker.notify)
+        channels["telegram"] = _telegram(settings, tutor, database, worker.notify, redis)
     if settings.zalo_bot_token is not None:
         from bot.channels.zalo_bot import build_zalo_bot
 
@@ -157,4 +226,5 @@ def build(settings: Settings, catalog: Catalog | None = None) -> Runtime:
         worker=worker,
         channels=channels,
         model_jobs=model_jobs,
+        admin_limits=admin_limits,
     )

@@ -6,21 +6,43 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from datetime import datetime, timedelta
+from typing import Literal, Protocol
 
 from bot.locks import LearnerLocks, LockTimeout
+from bot.observability import SENDS
 from bot.service import Held, Outgoing, RetryAfter, Sender, Unreachable, utcnow
-from bot.store import Database
+from bot.store import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
+
+Result = Literal["sent", "retry", "held", "unreachable", "failed", "rate_limited"]
+"""What became of one attempt (the `result` label of camtay_sends_total)."""
+
+
+class Wakeups(Protocol):
+    """Wake-ups shared by processes (bot.locks.RedisWakeups)."""
+
+    def notify(self) -> None: ...
+
+    async def listen(self, wake: Callable[[], None], stop: asyncio.Event) -> None: ...
 
 
 class OutboxWorker:
     """Drains pending messages of push channels (Telegram, Zalo) through their senders.
 
-    A learner's messages go strictly in order, one learner at a time per process and, with
-    Redis locks, across processes. Replies go before bulk messages. A 429 pauses the whole bot;
-    a blocked learner's messages are cancelled; other failures retry with backoff, then fail.
+    A learner's messages go strictly in order, one at a time; replies go before bulk messages.
+    A 429 pauses the whole bot; a blocked learner's messages are cancelled; other failures retry
+    with backoff, then fail.
+
+    On PostgreSQL any number of workers share the outbox: a message is claimed with
+    `SELECT … FOR UPDATE SKIP LOCKED`, and only a learner's oldest pending message can be
+    claimed, so their messages never overtake each other whichever worker sends them. The claim
+    lasts one transaction: send, mark sent, commit. A worker that dies mid-send loses its
+    connection, PostgreSQL drops the claim, and another worker sends that message again — the
+    one message in flight, the only one a crash can send twice. On SQLite (one process) a
+    learner's lock and the worker's own bookkeeping do the same.
     """
 
     def __init__(
@@ -33,7 +55,8 @@ class OutboxWorker:
         max_attempts: int = 6,
         base_delay: float = 2.0,
         batch: int = 100,
-        concurrency: int = 32,
+        concurrency: int | None = None,
+        wakeups: Wakeups | None = None,
     ) -> None:
         self.database = database
         self.locks = locks
@@ -42,7 +65,11 @@ class OutboxWorker:
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.batch = batch
-        self.concurrency = concurrency
+        self.claims = database.dialect == "postgresql"
+        """Claim messages in the database (PostgreSQL) rather than under a learner's lock."""
+        # A claim holds a pooled connection while it sends: stay within the pool (db.py: 20).
+        self.concurrency = concurrency or (12 if self.claims else 32)
+        self.wakeups = wakeups
         self.wakeup = asyncio.Event()
         self._paused_until: dict[str, float] = {}
 
@@ -51,16 +78,15 @@ class OutboxWorker:
         return max(0.0, self._paused_until.get(channel, 0.0) - time.monotonic())
 
     def notify(self) -> None:
-        """Something was added to the outbox: look now rather than at the next tick."""
+        """Something was added to the outbox: look now rather than at the next tick (and, with
+        Redis, tell the workers of the other processes)."""
         self.wakeup.set()
+        if self.wakeups is not None:
+            self.wakeups.notify()
 
     async def run_once(self) -> int:
         """Send what is due now; return how many messages went out."""
-        channels = [channel for channel in self.senders if not self.paused(channel)]
-        if not channels:
-            return 0
-        async with self.database.unit_of_work() as uow:
-            learners = await uow.outbox.due_learners(channels, self.clock(), self.batch)
+        learners = await self._due(self.batch)
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(learner_id: int, channel: str, external_id: str) -> int:
@@ -77,6 +103,11 @@ class OutboxWorker:
         started, so a learner with many messages (paced at 1/s) never holds up the rest.
         """
         active: dict[int, asyncio.Task[int]] = {}
+        listening = (
+            asyncio.create_task(self.wakeups.listen(self.wakeup.set, stop), name="wake-ups")
+            if self.wakeups is not None
+            else None
+        )
         try:
             while not stop.is_set():
                 self.wakeup.clear()
@@ -101,33 +132,67 @@ class OutboxWorker:
                         del active[learner_id]
                         if not task.cancelled() and task.exception() is not None:
                             log.error("delivery failed", exc_info=task.exception())
+        except asyncio.CancelledError:
+            for task in active.values():  # cancelled, not stopped: claims are rolled back
+                task.cancel()
+            raise
         finally:
             if active:
                 await asyncio.gather(*active.values(), return_exceptions=True)
+            if listening is not None:
+                listening.cancel()
+                with suppress(asyncio.CancelledError):
+                    await listening
+
+    async def _due(self, limit: int) -> list[tuple[int, str, str]]:
+        """Learners with a message to send now: (learner id, channel, external id)."""
+        channels = [channel for channel in self.senders if not self.paused(channel)]
+        if not channels:
+            return []
+        async with self.database.unit_of_work() as uow:
+            if self.claims:
+                # Learners whose next message another worker is sending right now are skipped.
+                return await uow.outbox.due_heads(channels, self.clock(), limit)
+            return await uow.outbox.due_learners(channels, self.clock(), limit)
 
     async def _top_up(self, active: dict[int, asyncio.Task[int]]) -> None:
         """Start serving more learners with due messages, up to `concurrency` at once."""
         room = self.concurrency - len(active)
-        channels = [channel for channel in self.senders if not self.paused(channel)]
-        if room <= 0 or not channels:
+        if room <= 0:
             return
-        async with self.database.unit_of_work() as uow:
-            due = await uow.outbox.due_learners(channels, self.clock(), room + len(active))
-        for learner_id, channel, external_id in due:
+        for learner_id, channel, external_id in await self._due(room + len(active)):
             if learner_id not in active and len(active) < self.concurrency:
                 active[learner_id] = asyncio.create_task(
                     self._deliver(learner_id, channel, external_id)
                 )
 
     async def _deliver(self, learner_id: int, channel: str, external_id: str) -> int:
+        if self.claims:
+            return await self._deliver_claimed(learner_id, channel)
         try:
             async with self.locks.hold(f"send:{channel}:{external_id}"):
                 return await self._deliver_locked(learner_id, channel)
         except LockTimeout:
             return 0  # another worker is sending to this learner right now
 
+    async def _deliver_claimed(self, learner_id: int, channel: str) -> int:
+        """Claim a learner's next message, send it, record the result, commit; again."""
+        sent = 0
+        while not self.paused(channel):
+            async with self.database.unit_of_work() as uow:
+                row = await uow.outbox.claim_next(learner_id, self.clock())
+                if row is None:
+                    return sent  # nothing due, or another worker holds their next message
+                message, attempts = Outgoing.from_row(row), row.attempts
+                result = await self._record(uow, message, attempts, await self._attempt(message))
+                await uow.commit()  # the sooner, the smaller the window for a resend
+            if result == "sent":
+                sent += 1
+            elif result != "held":
+                break
+        return sent
+
     async def _deliver_locked(self, learner_id: int, channel: str) -> int:
-        sender = self.senders[channel]
         async with self.database.unit_of_work() as uow:
             rows = await uow.outbox.due(learner_id, self.clock())
             messages = [(Outgoing.from_row(row), row.attempts) for row in rows]
@@ -135,37 +200,61 @@ class OutboxWorker:
         for message, attempts in messages:
             if self.paused(channel):
                 break
-            try:
-                await sender.send(message)
-            except RetryAfter as error:
-                self._paused_until[channel] = time.monotonic() + error.seconds
-                log.warning("%s asks to wait %s s; pausing the whole bot", channel, error.seconds)
-                break
-            except Unreachable as error:
-                await self._unreachable(message, str(error))
-                break
-            except Held as error:
-                async with self.database.unit_of_work() as uow:
-                    await uow.outbox.hold(message.id, str(error))
-                    await uow.commit()
-                log.info("outbox message %s held: %s", message.id, error)
-                continue
-            except Exception as error:  # network, server, or a bug in rendering
-                await self._failed(message, attempts + 1, error)
-                break
+            attempt = await self._attempt(message)
             async with self.database.unit_of_work() as uow:
                 # One message at a time, so a crash can resend at most the one in flight.
-                await uow.outbox.mark_sent([message.id], self.clock())
+                result = await self._record(uow, message, attempts, attempt)
                 await uow.commit()
-            sent += 1
+            if result == "sent":
+                sent += 1
+            elif result != "held":
+                break
         return sent
 
-    async def _unreachable(self, message: Outgoing, reason: str) -> None:
-        async with self.database.unit_of_work() as uow:
-            await uow.learners.set_unreachable(message.channel, message.external_id, self.clock())
-            learner = await uow.learners.get(message.channel, message.external_id)
-            cancelled = await uow.outbox.cancel_pending(learner.id, reason) if learner else 0
-            await uow.commit()
+    async def _attempt(self, message: Outgoing) -> tuple[Result, Exception | None]:
+        """Send one message; what happened, and the error if it was not sent."""
+        try:
+            await self.senders[message.channel].send(message)
+        except RetryAfter as error:
+            self._paused_until[message.channel] = time.monotonic() + error.seconds
+            log.warning(
+                "%s asks to wait %s s; pausing the whole bot", message.channel, error.seconds
+            )
+            return "rate_limited", error
+        except Unreachable as error:
+            return "unreachable", error
+        except Held as error:
+            return "held", error
+        except Exception as error:  # network, server, or a bug in rendering
+            return "retry", error
+        return "sent", None
+
+    async def _record(
+        self,
+        uow: UnitOfWork,
+        message: Outgoing,
+        attempts: int,
+        attempt: tuple[Result, Exception | None],
+    ) -> Result:
+        """Write what became of the message into `uow` (the caller commits)."""
+        result, error = attempt
+        if result == "sent":
+            await uow.outbox.mark_sent([message.id], self.clock())
+        elif result == "held":
+            await uow.outbox.hold(message.id, str(error))
+            log.info("outbox message %s held: %s", message.id, error)
+        elif result == "unreachable":
+            await self._unreachable(uow, message, str(error))
+        elif result == "retry":
+            assert error is not None  # noqa: S101 -- a retry comes from an error
+            result = await self._failed(uow, message, attempts + 1, error)
+        SENDS.labels(message.channel, result).inc()
+        return result
+
+    async def _unreachable(self, uow: UnitOfWork, message: Outgoing, reason: str) -> None:
+        await uow.learners.set_unreachable(message.channel, message.external_id, self.clock())
+        learner = await uow.learners.get(message.channel, message.external_id)
+        cancelled = await uow.outbox.cancel_pending(learner.id, reason) if learner else 0
         log.info(
             "learner %s/%s unreachable (%s); %d messages cancelled",
             message.channel,
@@ -174,22 +263,21 @@ class OutboxWorker:
             cancelled,
         )
 
-    async def _failed(self, message: Outgoing, attempts: int, error: Exception) -> None:
+    async def _failed(
+        self, uow: UnitOfWork, message: Outgoing, attempts: int, error: Exception
+    ) -> Result:
         detail = f"{type(error).__name__}: {error}"
-        async with self.database.unit_of_work() as uow:
-            if attempts >= self.max_attempts:
-                await uow.outbox.mark_failed(message.id, detail)
-                log.error(
-                    "giving up on outbox message %s after %d attempts: %s",
-                    message.id,
-                    attempts,
-                    detail,
-                )
-            else:
-                delay = self.base_delay * 2 ** (attempts - 1)
-                at = self.clock() + timedelta(seconds=delay)
-                await uow.outbox.retry_later(message.id, at, detail)
-                log.warning(
-                    "outbox message %s failed (%s); retry in %.0f s", message.id, detail, delay
-                )
-            await uow.commit()
+        if attempts >= self.max_attempts:
+            await uow.outbox.mark_failed(message.id, detail)
+            log.error(
+                "giving up on outbox message %s after %d attempts: %s",
+                message.id,
+                attempts,
+                detail,
+            )
+            return "failed"
+        delay = self.base_delay * 2 ** (attempts - 1)
+        at = self.clock() + timedelta(seconds=delay)
+        await uow.outbox.retry_later(message.id, at, detail)
+        log.warning("outbox message %s failed (%s); retry in %.0f s", message.id, detail, delay)
+        return "retry"

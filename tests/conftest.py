@@ -18,9 +18,10 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.content import load_catalog
-from bot.engine import Catalog, Engine
+from bot.engine import Catalog, Choice, ChoicesReply, Engine
+from bot.engine.phrases import CONSENT_YES
 from bot.locks import MemoryLocks
-from bot.service import Tutor
+from bot.service import Collector, Inbound, Tutor
 from bot.store import Database
 from bot.store.migrate import upgrade
 from bot.store.models import Base
@@ -48,6 +49,22 @@ def unavailable(what: str) -> None:
     if IN_CI:
         pytest.fail(f"{what} (CI=true: services are required)", pytrace=False)
     pytest.skip(what)
+
+
+AGREE_LABELS = frozenset({CONSENT_YES("en"), CONSENT_YES("vi")})
+
+
+async def handle_agreeing(tutor: Tutor, inbound: Inbound, collector: Collector) -> None:
+    """`tutor.handle`, then "I agree" whenever the privacy notice is shown: tests about
+    something else start from a learner who agreed (the notice has tests of its own)."""
+    await tutor.handle(inbound, collector)
+    screens = [m.reply for m in collector.messages if isinstance(m.reply, ChoicesReply)]
+    agree = (
+        next((o for o in screens[-1].options if o.label in AGREE_LABELS), None) if screens else None
+    )
+    if agree is not None:
+        again = Inbound(inbound.channel, inbound.external_id, Choice(key=agree.key))
+        await tutor.handle(again, collector)
 
 
 class Clock:

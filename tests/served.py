@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-STARTUP_SECONDS = 20.0
+STARTUP_SECONDS = 60.0
 CAMTAY = Path(sys.executable).with_name("camtay")
 
 

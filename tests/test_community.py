@@ -16,6 +16,7 @@ from bot.engine import (
     Choice,
     ChoicesReply,
     Engine,
+    FileReply,
     Option,
     PictureReply,
     QRReply,
@@ -25,6 +26,7 @@ from bot.engine import (
     TextInput,
     TextReply,
 )
+from bot.engine import phrases as engine_phrases
 from bot.engine.lesson import Catalog
 from bot.engine.types import Input
 from bot.locks import MemoryLocks
@@ -32,6 +34,8 @@ from bot.service import Collector, Inbound, Tutor
 from bot.store import Database
 from bot.store.models import EventRecord, HelpRequest, LessonProgress, Referral, Volunteer
 from tests.conftest import FIXTURE_LESSONS, Clock
+
+AGREE_LABELS = {engine_phrases.CONSENT_YES("en"), engine_phrases.CONSENT_YES("vi")}
 
 
 def words(replies: list[Reply]) -> str:
@@ -43,6 +47,8 @@ def words(replies: list[Reply]) -> str:
             parts.append(reply.text)
         elif isinstance(reply, PictureReply):
             parts.append(f"[picture {reply.path}]")
+        elif isinstance(reply, FileReply):
+            parts.append(f"{reply.caption or ''}\n[file {reply.name}]")
         else:
             parts.append(f"[qr {reply.data}]")
     return "\n".join(parts)
@@ -51,16 +57,23 @@ def words(replies: list[Reply]) -> str:
 class Person:
     """Someone in a chat: sends inputs, reads what arrives, taps the newest buttons."""
 
-    def __init__(self, tutor: Tutor, channel: str, who: str) -> None:
+    def __init__(self, tutor: Tutor, channel: str, who: str, *, agree: bool = True) -> None:
         self.tutor = tutor
         self.channel = channel
         self.who = who
+        self.agree = agree
+        """Answer the privacy notice "I agree" as soon as it is shown (tests of the notice
+        itself pass False)."""
         self.buttons: list[Option] = []
 
     async def send(self, event: Input) -> list[Reply]:
         collector = Collector()
         await self.tutor.handle(Inbound(self.channel, self.who, event), collector)
-        return self._read(collector)
+        replies = self._read(collector)
+        agree = next((o for o in self.buttons if o.label in AGREE_LABELS), None)
+        if self.agree and agree is not None:
+            replies += await self.send(Choice(key=agree.key))
+        return replies
 
     async def inbox(self) -> list[Reply]:
         """What others' turns queued for this person, as the worker would deliver it."""

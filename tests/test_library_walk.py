@@ -29,7 +29,8 @@ async def test_every_lesson_in_the_terminal(
     try:
         for lesson in real_catalog.ordered():
             # "1" is always a way forward: Next, Done, the first answer, or "Scam".
-            lines = [f"/start lesson_{lesson.id}"] + ["1"] * len(lesson.steps)
+            # /agree answers the privacy notice the first start shows.
+            lines = ["/agree", f"/start lesson_{lesson.id}"] + ["1"] * len(lesson.steps)
             out = io.StringIO()
             await chat(
                 runtime.tutor,
@@ -69,6 +70,7 @@ async def test_every_lesson_in_the_web_chat(
         ) as http,
     ):
         await send(http, kind="start", payload=f"lang_{locale}")
+        await send(http, kind="text", text="/agree")  # the privacy notice
         for lesson in real_catalog.ordered():
             messages = await send(http, kind="start", payload=f"lesson_{lesson.id}")
             for _ in lesson.steps:

@@ -11,12 +11,12 @@ from bot.engine.types import Input
 from bot.service import Collector, Inbound, Tutor
 from bot.store import Database
 from bot.store.models import EventRecord, Learner
-from tests.conftest import Clock
+from tests.conftest import Clock, handle_agreeing
 
 
 async def say(tutor: Tutor, channel: str, who: str, event: Input) -> list[str]:
     collector = Collector()
-    await tutor.handle(Inbound(channel=channel, external_id=who, input=event), collector)
+    await handle_agreeing(tutor, Inbound(channel=channel, external_id=who, input=event), collector)
     texts = []
     for message in collector.messages:
         if isinstance(message.reply, ChoicesReply):

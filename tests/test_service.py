@@ -13,7 +13,7 @@ from bot.locks import MemoryLocks, RedisLocks
 from bot.service import Collector, Inbound, Outgoing, Tutor
 from bot.store import Database
 from bot.store.models import EventRecord, OutboxMessage
-from tests.conftest import Clock, connect_redis
+from tests.conftest import Clock, connect_redis, handle_agreeing
 
 
 def last_buttons(collector: Collector) -> ChoicesReply:
@@ -22,9 +22,8 @@ def last_buttons(collector: Collector) -> ChoicesReply:
 
 async def say(tutor: Tutor, event: Input, update: str | None = None, user: str = "u1") -> Collector:
     collector = Collector()
-    await tutor.handle(
-        Inbound(channel="web", external_id=user, input=event, update_id=update),
-        collector,
+    await handle_agreeing(
+        tutor, Inbound(channel="web", external_id=user, input=event, update_id=update), collector
     )
     return collector
 
@@ -126,6 +125,7 @@ class FlakySender:
 
 
 async def test_replies_that_could_not_be_sent_stay_in_the_outbox(tutor: Tutor) -> None:
+    await say(tutor, Start(payload="lang_en"))  # and agree to the privacy notice
     result = await tutor.handle(
         Inbound(channel="web", external_id="u1", input=Start(payload="lesson_first"))
     )

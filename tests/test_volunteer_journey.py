@@ -114,6 +114,7 @@ async def test_a_volunteer_and_grandma_on_two_channels(runtime: Runtime) -> None
 
         # Minh signs up on the web chat and gets an invitation.
         await minh.send(kind="start", payload="lang_en")
+        await minh.tap("✅ I agree")  # the privacy notice
         await minh.type("/volunteer")
         await minh.type("Minh")
         await minh.type("THPT Phan Bội Châu")
@@ -129,7 +130,10 @@ async def test_a_volunteer_and_grandma_on_two_channels(runtime: Runtime) -> None
         joined = await grandma.type(f"ref {code.group(1)}")
         assert "You are learning with Minh's help" in joined
         assert "1. Tiếng Việt" in joined
-        await grandma.type("2")
+        notice = await grandma.type("2")
+        assert "Before we start, a quick read" in notice
+        assert "1. ✅ I agree" in notice
+        await grandma.type("1")
         assert "just started learning with your invitation" in await minh.poll()
         await minh.tap("✏️ Name them")
         await minh.type("Bà nội")

@@ -1,25 +1,231 @@
-"""The FastAPI application: web chat, health checks (and, later, the platform webhooks)."""
+"""The FastAPI application: web chat, the platform webhooks, health checks and metrics.
+
+`/healthz` says the process is alive; `/readyz` that it can work (the database and, when
+configured, Redis answer); `/metrics` is Prometheus's. None asks for a login: route only the
+chat, the webhooks, `/verify` and the admin paths through the public reverse proxy, never
+`/metrics` (or scrape it on the private network).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
+from sqlalchemy import text
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from admin import dashboard
 from admin.api import PREFIX, attach, create_admin_api
 from admin.background import keep_current
-from bot.locks import LockTimeout
+from bot.locks import LockTimeout, RedisLocks
+from bot.observability import RequestIdMiddleware
 from bot.settings import Settings
 from bot.wiring import Runtime, build
-from webhook import chat, telegram, verify, zalo_bot, zalo_oa
+from webhook import chat, privacy, telegram, verify, zalo_bot, zalo_oa
+from webhook.bodies import WEBHOOK_LIMIT
 
 log = logging.getLogger(__name__)
+
+READY_TIMEOUT = 2.0
+"""Seconds each readiness check may take: the probe answers, it never hangs."""
+
+
+async def _database_answers(runtime: Runtime) -> None:
+    async with runtime.database.engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+async def _redis_answers(runtime: Runtime) -> None:
+    if isinstance(runtime.locks, RedisLocks):
+        await runtime.locks.redis.ping()
+        return
+    assert runtime.settings.redis_url is not None  # noqa: S101 -- the caller checked
+    client = Redis.from_url(runtime.settings.redis_url)
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()
+
+
+async def readiness(runtime: Runtime) -> dict[str, str]:
+    """Each dependency's state, "ok" or why not; the checks run together, each time-limited."""
+    checks = {"database": _database_answers(runtime)}
+    if runtime.settings.redis_url:
+        checks["redis"] = _redis_answers(runtime)
+
+    async def state(name: str, check: Awaitable[None]) -> str:
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                await check
+        except TimeoutError:
+            log.warning("readiness: %s did not answer within %s s", name, READY_TIMEOUT)
+            return "timeout"
+        except Exception as error:  # whatever the failure, the probe reports it
+            log.warning("readiness: %s failed: %s", name, str(error)[:200])
+            return f"error: {type(error).__name__}"
+        return "ok"
+
+    states = await asyncio.gather(*(state(name, check) for name, check in checks.items()))
+    return dict(zip(checks, states, strict=True))
+
+
+# --- hardening middleware --------------------------------------------------------------------
+
+BODY_LIMITS: tuple[tuple[str, int, str], ...] = (
+    ("/webhook/", WEBHOOK_LIMIT, "update too large"),
+    ("/chat/api/send", chat.MAX_BODY, chat.TOO_LONG),
+    ("/admin/login", dashboard.MAX_FORM, "form too large"),
+    ("/admin/api/", 64 * 1024, "body too large"),
+)
+"""(path prefix, bytes, why): the first that matches; the routes' own limits stay as they are."""
+DEFAULT_BODY_LIMIT = 16 * 1024
+"""Every other path: pages, checks and downloads take no body worth the name."""
+
+
+def body_limit(path: str) -> tuple[int, str]:
+    for prefix, limit, detail in BODY_LIMITS:
+        if path.startswith(prefix):
+            return limit, detail
+    return DEFAULT_BODY_LIMIT, "body too large"
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` once the streamed body passes its limit; FastAPI answers 413."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(413, detail)
+
+
+async def _answer(send: Send, status: int, body: dict[str, str], *extra: tuple[str, str]) -> None:
+    content = json.dumps(body, ensure_ascii=False).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(content)).encode()),
+        *((name.encode(), value.encode()) for name, value in extra),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
+
+
+class BodyLimit:
+    """413 for a body over its path's limit, before any handler reads it: at once from
+    Content-Length, else as soon as the streamed chunks add up to more."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit, detail = body_limit(scope["path"])
+        length = MutableHeaders(scope=scope).get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            await _answer(send, 413, {"detail": detail}, ("connection", "close"))
+            return
+        received = 0
+        started = False
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(detail)
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited, watched)
+        except BodyTooLarge:
+            if started:
+                raise
+            await _answer(send, 413, {"detail": detail}, ("connection", "close"))
+
+
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), "
+    "bluetooth=(), display-capture=()"
+)
+DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+"""For HTML that sets no policy of its own (error pages): nothing runs, nothing loads."""
+HSTS = "max-age=31536000"
+
+
+class SecurityHeaders:
+    """The browser-facing headers on every response, unless a route set its own: no sniffing,
+    no framing, no referrer, no powerful features, HSTS over https, and a strict default CSP
+    on HTML (the chat, the verify pages and the dashboard each send a fitting one)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        https = scope.get("scheme") == "https"
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("X-Frame-Options", "DENY")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+                if https:
+                    headers.setdefault("Strict-Transport-Security", HSTS)
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+TOO_MANY = "Quá nhiều yêu cầu, bạn thử lại sau ít phút. / Too many requests, try again shortly."
+
+
+class AdminRateLimit:
+    """429 with Retry-After when one client address makes too many /admin requests (the
+    dashboard's sign-in has a tighter limit of its own); the limits live in `runtime.admin_limits`.
+
+    The address is the ASGI client's: behind a reverse proxy, run uvicorn with
+    --proxy-headers and --forwarded-allow-ips=<the proxy> so it is the visitor's, not the proxy's.
+    """
+
+    def __init__(self, app: ASGIApp, owner: FastAPI) -> None:
+        self.app = app
+        self.owner = owner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        runtime: Runtime | None = getattr(self.owner.state, "runtime", None)
+        limits = runtime.admin_limits if runtime is not None else None
+        if limits is None or not (path == "/admin" or path.startswith("/admin/")):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        address = str(client[0]) if client else "unknown"
+        login = path == "/admin/login" and scope.get("method") == "POST"
+        refusal = await limits.check(address, login=login)
+        if refusal is None:
+            await self.app(scope, receive, send)
+            return
+        await _answer(send, 429, {"detail": TOO_MANY}, ("retry-after", str(refusal.retry_after)))
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -79,12 +285,33 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        checks = await readiness(request.app.state.runtime)
+        if all(state == "ok" for state in checks.values()):
+            return JSONResponse({"status": "ready"})
+        failed = sorted(name for name, state in checks.items() if state != "ok")
+        return JSONResponse(
+            {"status": "not ready", "failed": failed, "checks": checks}, status_code=503
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus's text format; not for the public network (no login)."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     app.include_router(chat.router)
     app.include_router(telegram.router)
     app.include_router(zalo_bot.router)
     app.include_router(zalo_oa.router)
     app.include_router(dashboard.router)
     app.include_router(verify.router)
+    app.include_router(privacy.router)
     admin_api = create_admin_api(settings)
     app.mount(PREFIX, admin_api)
+    # The last added runs first: request id, then headers, then the admin limit, then bodies.
+    app.add_middleware(BodyLimit)
+    app.add_middleware(AdminRateLimit, owner=app)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestIdMiddleware)
     return app

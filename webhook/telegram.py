@@ -11,6 +11,8 @@ from aiogram.types import Update
 from fastapi import APIRouter, Header, HTTPException, Request
 from pydantic import ValidationError
 
+from bot.channels.telegram import CHANNEL
+from bot.observability import counted
 from bot.wiring import Runtime
 from webhook.bodies import WEBHOOK_LIMIT, read_body
 
@@ -24,24 +26,27 @@ async def telegram_webhook(
     request: Request,
     secret: Annotated[str | None, Header(alias="X-Telegram-Bot-Api-Secret-Token")] = None,
 ) -> dict[str, Any]:
-    runtime: Runtime = request.app.state.runtime
-    settings = runtime.settings
-    if runtime.telegram is None:
-        raise HTTPException(404, "Telegram is not configured")
-    expected = settings.telegram_webhook_secret
-    if (
-        expected is None
-        or secret is None
-        or not secrets.compare_digest(secret.encode(), expected.get_secret_value().encode())
-    ):
-        raise HTTPException(401, "wrong or missing secret token")
-    body = await read_body(request, WEBHOOK_LIMIT, "update too large")
-    try:
-        data = json.loads(body)
-        update = Update.model_validate(data, context={"bot": runtime.telegram.channel.bot})
-    except (ValueError, ValidationError) as error:
-        # A 4xx, not a 5xx: a 5xx would make Telegram redeliver the same garbage forever.
-        log.warning("malformed telegram update: %s", str(error)[:200])
-        raise HTTPException(400, "malformed update") from None
-    outcome = await runtime.telegram.channel.handle(update)
-    return {"ok": True, "outcome": outcome}
+    with counted(CHANNEL) as tally:
+        runtime: Runtime = request.app.state.runtime
+        settings = runtime.settings
+        if runtime.telegram is None:
+            raise HTTPException(404, "Telegram is not configured")
+        expected = settings.telegram_webhook_secret
+        if (
+            expected is None
+            or secret is None
+            or not secrets.compare_digest(secret.encode(), expected.get_secret_value().encode())
+        ):
+            raise HTTPException(401, "wrong or missing secret token")
+        body = await read_body(request, WEBHOOK_LIMIT, "update too large")
+        try:
+            data = json.loads(body)
+            update = Update.model_validate(data, context={"bot": runtime.telegram.channel.bot})
+        except (ValueError, ValidationError) as error:
+            # A 4xx, not a 5xx: a 5xx would make Telegram redeliver the same garbage forever.
+            log.warning("malformed telegram update: %s", str(error)[:200])
+            raise HTTPException(400, "malformed update") from None
+        with tally.timing():
+            outcome = await runtime.telegram.channel.handle(update)
+        tally.outcome(outcome)
+        return {"ok": True, "outcome": outcome}

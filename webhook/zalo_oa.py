@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request
 
-from bot.channels.zalo_oa import Malformed, ZaloOA
+from bot.channels.zalo_oa import CHANNEL, Malformed, ZaloOA
+from bot.observability import Tally, counted
 from bot.wiring import Runtime
 from webhook.bodies import WEBHOOK_LIMIT, read_body
 
@@ -42,9 +43,14 @@ async def zalo_oa_webhook(
     request: Request,
     mac: Annotated[str | None, Header(alias="X-ZEvent-Signature")] = None,
 ) -> dict[str, Any]:
+    with counted(CHANNEL) as tally:
+        return await _apply(request, mac, tally)
+
+
+async def _apply(request: Request, mac: str | None, tally: Tally) -> dict[str, Any]:
     runtime: Runtime = request.app.state.runtime
     settings = runtime.settings
-    oa = runtime.channels.get("zalo_oa")
+    oa = runtime.channels.get(CHANNEL)
     if not isinstance(oa, ZaloOA) or settings.zalo_oa_app_id is None:
         raise HTTPException(404, "Zalo OA is not configured")
     secret_key = settings.zalo_oa_secret_key
@@ -69,8 +75,10 @@ async def zalo_oa_webhook(
     if not timestamp.isdigit() or abs(time.time() * 1000 - int(timestamp)) > MAX_AGE_MS:
         raise HTTPException(401, "stale or bad timestamp")
     try:
-        outcome = await oa.channel.handle(event)
+        with tally.timing():
+            outcome = await oa.channel.handle(event)
     except Malformed as error:
         log.warning("malformed zalo_oa event: %s", error)
         raise HTTPException(400, "malformed event") from None
+    tally.outcome(outcome)
     return {"ok": True, "outcome": outcome}

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,11 +30,13 @@ from aiogram.types import (
     Update,
 )
 
+from bot import privacy
 from bot.channels.pacing import Pacer
 from bot.channels.text import split_text
 from bot.engine import (
     Choice,
     ChoicesReply,
+    FileReply,
     Input,
     PictureReply,
     QRReply,
@@ -41,6 +44,7 @@ from bot.engine import (
     TextReply,
     Unsupported,
 )
+from bot.locks import Pace
 from bot.qr import qr_png
 from bot.service import (
     Inbound,
@@ -288,11 +292,13 @@ class TelegramSender:
         per_chat: float = 1,
         burst: int = 3,
         chats_remembered: int = 10_000,
+        pace: Pace | None = None,
     ) -> None:
         self.bot = bot
         self.database = database
         self.assets = assets
-        self._pace = Pacer(per_bot, per_chat, burst, chats_remembered)
+        # In one process, aiolimiter's buckets; shared by every worker, a bot.locks.RedisPacer.
+        self._pace: Pace = pace or Pacer(per_bot, per_chat, burst, chats_remembered)
 
     async def send(self, message: Outgoing) -> None:
         chat_id = int(message.external_id)
@@ -316,6 +322,9 @@ class TelegramSender:
             return
         if isinstance(reply, QRReply):
             await self._qr(chat_id, reply)
+            return
+        if isinstance(reply, FileReply):
+            await self._file(chat_id, reply)
             return
         assert isinstance(reply, TextReply | ChoicesReply)  # noqa: S101 -- the union's rest
         markup = keyboard(reply) if isinstance(reply, ChoicesReply) else None
@@ -349,6 +358,15 @@ class TelegramSender:
                     await uow.commit()
         if reply.caption and caption is None:
             await self._text(chat_id, reply.caption)
+
+    async def _file(self, chat_id: int, reply: FileReply) -> None:
+        """The learner's data as a document, made now from the database (never cached)."""
+        content = await privacy.export_bytes(self.database, reply.person, datetime.now(UTC))
+        await self._pace.wait(chat_id)
+        caption = reply.caption if caption_fits(reply.caption) else None
+        await self.bot.send_document(
+            chat_id, BufferedInputFile(content, filename=reply.name), caption=caption
+        )
 
     async def _qr(self, chat_id: int, reply: QRReply) -> None:
         # Uploaded every time, never through the media cache: each code is one person's link,

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TextIO
 
+from bot import privacy
 from bot.engine import (
     ChoicesReply,
+    FileReply,
     Input,
     PictureReply,
     QRReply,
@@ -31,19 +34,32 @@ def render(reply: Reply) -> str:
         return f"[🖼  {reply.path}]" + (f"\n{reply.caption}" if reply.caption else "")
     if isinstance(reply, QRReply):
         return f"{reply.caption}\n{reply.data}" if reply.caption else reply.data
+    if isinstance(reply, FileReply):
+        return f"{reply.caption or ''}\n[📄 {reply.name}]".strip()
     assert isinstance(reply, ChoicesReply)  # noqa: S101 -- the union's rest
     lines = [reply.text]
     lines += [f"  {number}. {option.label}" for number, option in enumerate(reply.options, 1)]
     return "\n".join(lines)
 
 
+async def _print(tutor: Tutor, collector: Collector, out: TextIO) -> None:
+    for message in collector.messages:
+        reply = message.reply
+        if isinstance(reply, FileReply):
+            # The file goes where the terminal is: the current folder.
+            content = await privacy.export_bytes(tutor.database, reply.person, tutor.clock())
+            path = await asyncio.to_thread(Path(reply.name).resolve)
+            await asyncio.to_thread(path.write_bytes, content)
+            reply = reply.model_copy(update={"name": str(path)})
+        out.write(render(reply) + "\n\n")
+    out.flush()
+
+
 async def turn(tutor: Tutor, user: str, event: Input, out: TextIO) -> None:
     """Apply one input and print what arrived: messages others sent meanwhile come first."""
     collector = Collector()
     await tutor.handle(Inbound(channel=CHANNEL, external_id=user, input=event), collector)
-    for message in collector.messages:
-        out.write(render(message.reply) + "\n\n")
-    out.flush()
+    await _print(tutor, collector, out)
 
 
 async def _read_line(source: TextIO, interactive: bool, out: TextIO) -> str | None:
@@ -87,6 +103,4 @@ async def _arrived(tutor: Tutor, user: str, out: TextIO) -> None:
         return
     collector = Collector()
     await tutor.deliver(learner.id, CHANNEL, user, collector)
-    for message in collector.messages:
-        out.write(render(message.reply) + "\n\n")
-    out.flush()
+    await _print(tutor, collector, out)

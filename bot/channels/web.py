@@ -8,12 +8,23 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.engine import Choice, ChoicesReply, Input, PictureReply, QRReply, Start, TextInput
+from bot.engine import (
+    Choice,
+    ChoicesReply,
+    FileReply,
+    Input,
+    PictureReply,
+    QRReply,
+    Start,
+    TextInput,
+)
 from bot.service import Outgoing
 
 CHANNEL = "web"
 ASSETS_PATH = "/chat/assets"
 QR_PATH = "/chat/qr.png"
+MYDATA_PATH = "/chat/mydata"
+"""The learner's own data, for the visitor's cookie (webhook/privacy.py)."""
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -50,6 +61,9 @@ def render(message: Outgoing) -> dict[str, Any]:
         data["url"] = f"{ASSETS_PATH}/{message.reply.path}"
     if isinstance(message.reply, QRReply):
         data["url"] = qr_url(message.reply.data)
+    if isinstance(message.reply, FileReply):
+        data["url"] = MYDATA_PATH
+        del data["person"]
     if isinstance(message.reply, ChoicesReply):
         data["options"] = [option.model_dump() for option in message.reply.options]
     return data

@@ -18,6 +18,7 @@ from bot.channels.pacing import Pacer
 from bot.channels.text import split_text
 from bot.engine import (
     ChoicesReply,
+    FileReply,
     Input,
     PictureReply,
     QRReply,
@@ -378,6 +379,10 @@ class ZaloBotSender:
             return
         if isinstance(reply, QRReply):
             await self._qr(chat_id, reply)
+            return
+        if isinstance(reply, FileReply):
+            # No documents on this platform: the caption carries the download link.
+            await self._text(chat_id, reply.caption or reply.url or reply.name)
             return
         assert isinstance(reply, TextReply | ChoicesReply)  # noqa: S101 -- the union's rest
         text = menu_text(reply) if isinstance(reply, ChoicesReply) else reply.text

@@ -21,6 +21,7 @@ from bot.content import ASSETS_DIR
 from bot.engine import (
     Choice,
     ChoicesReply,
+    FileReply,
     Input,
     PictureReply,
     QRReply,
@@ -564,6 +565,11 @@ class ZaloOASender:
             return
         if isinstance(reply, QRReply):
             await self._qr(user_id, reply)
+            return
+        if isinstance(reply, FileReply):
+            # OA files are PDF or Word only: the caption carries the download link.
+            for part in split_text(reply.caption or reply.url or reply.name, MAX_TEXT):
+                await self._post(user_id, {"text": part})
             return
         assert isinstance(reply, TextReply | ChoicesReply)  # noqa: S101 -- the union's rest
         parts = split_text(reply.text, MAX_TEXT)

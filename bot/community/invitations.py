@@ -41,6 +41,8 @@ class Links:
     base_url: str = "http://127.0.0.1:8000"
     telegram_bot: str | None = None
     """The bot's username, without '@'; None when the Telegram channel is not set up."""
+    secret: bytes = b""
+    """Signs the download links of learners' data; empty: no links (files only)."""
 
     def web(self, code: str) -> str:
         return f"{self.base_url.rstrip('/')}/chat?ref={quote(code)}"

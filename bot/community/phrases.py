@@ -325,3 +325,85 @@ NAME_HOW = _t(
 NAME_SAVED = _t(
     "✅ Chứng nhận mới sẽ mang tên: {name}.", "✅ New certificates will carry the name: {name}."
 )
+
+# --- privacy -----------------------------------------------------------------------------------
+
+PRIVACY = _t(
+    "🔒 Mình lưu gì về bạn?\n"
+    "• Bạn học đến đâu: bài đã học, câu trả lời, ngày học, nhắc học bạn chọn.\n"
+    "• Tên bạn tự chọn cho chứng nhận (nếu có), và tỉnh, trường của người giới thiệu bạn.\n"
+    "• Mã tài khoản chat để gửi tin cho bạn. Không lưu số điện thoại, không lưu họ tên thật.\n"
+    "Để làm gì? Chỉ để dạy bạn, nhắc bạn, và để nhà trường, hội, tỉnh đếm số người đã học "
+    "(chỉ đếm, không thấy tên).\n"
+    "Ai thấy? Người giúp bạn (nếu bạn đồng ý) thấy bạn học đến đâu. Quản trị viên thấy số liệu; "
+    "mã tài khoản chat không bao giờ ra khỏi hệ thống.\n"
+    "Bao lâu? Đến khi bạn xóa. Lịch sử học cũ hơn {days} ngày được xóa tên, chỉ còn số đếm.\n"
+    "/mydata — nhận một tệp có tất cả dữ liệu của bạn\n"
+    "/forget — xóa hết dữ liệu của bạn",
+    "🔒 What do we keep about you?\n"
+    "• How far you've got: lessons done, your answers, the days you learned, your reminder.\n"
+    "• The name you chose for certificates (if any), and your referrer's province and school.\n"
+    "• Your chat account's id, to send you messages. No phone number, no real name.\n"
+    "Why? Only to teach you, remind you, and let schools, associations and provinces count how "
+    "many have learned (counts only, no names).\n"
+    "Who sees it? Your helper (if you agreed) sees how far you've got. Admins see figures; your "
+    "chat id never leaves the system.\n"
+    "How long? Until you erase it. Learning history older than {days} days loses your name and "
+    "becomes a count.\n"
+    "/mydata — get a file with all your data\n"
+    "/forget — erase all your data",
+)
+MYDATA_FILE = _t(
+    "📄 Đây là tất cả dữ liệu mình đang lưu về bạn (tệp JSON).",
+    "📄 Here is all the data we keep about you (a JSON file).",
+)
+MYDATA_LINK = _t(
+    "📄 Bấm đường link này để tải tất cả dữ liệu mình lưu về bạn (tệp JSON). Link dùng được "
+    "1 giờ; đừng gửi cho ai nhé:\n{url}",
+    "📄 Tap this link to download all the data we keep about you (a JSON file). It works for "
+    "1 hour; don't share it:\n{url}",
+)
+MYDATA_ELSEWHERE = _t(
+    "📄 Ứng dụng này không gửi được tệp. Bạn gõ /link để học tiếp trên trang web hoặc "
+    "Telegram, rồi gõ /mydata ở đó nhé.",
+    "📄 This app cannot carry files. Type /link to carry on in the web chat or Telegram, then "
+    "type /mydata there.",
+)
+FORGET_ASK = _t(
+    "🗑 Xóa hết dữ liệu của bạn? Bài đã học, chuỗi ngày học, nhắc học, chứng nhận (sẽ bị thu "
+    "hồi) và liên kết với người giúp bạn sẽ mất hẳn, không lấy lại được.",
+    "🗑 Erase all your data? Your lessons, streak, reminder, certificates (they will be revoked) "
+    "and the link with your helper will be gone for good.",
+)
+FORGET_YES = _t("🗑 Có, xóa hết", "🗑 Yes, erase everything")
+FORGET_NO = _t("↩️ Không, giữ lại", "↩️ No, keep it")
+FORGET_KEPT = _t("👍 Đã giữ nguyên dữ liệu của bạn.", "👍 Your data is kept as it was.")
+FORGET_DONE = _t(
+    "✅ Đã xóa hết dữ liệu của bạn. Cảm ơn bạn đã học cùng mình! Nếu muốn học lại từ đầu, "
+    "bạn gõ /start bất cứ lúc nào.",
+    "✅ All your data is erased. Thank you for learning with us! To start again from the "
+    "beginning, type /start any time.",
+)
+GUARDIAN_ASK = _t(
+    "👦 {nickname} nói mình dưới 16 tuổi. Để mình lưu tiến độ học của em, cần bố mẹ hoặc bạn "
+    "(người đã mời em) đồng ý: chỉ lưu em học đến đâu, không lưu số điện thoại hay họ tên thật, "
+    "em có thể xóa bất cứ lúc nào. Bạn xác nhận chứ?",
+    "👦 {nickname} says they are under 16. For us to keep their progress, a parent or you "
+    "(who invited them) must agree: only how far they've got is kept, no phone number or real "
+    "name, and they can erase it any time. Do you confirm?",
+)
+GUARDIAN_CONFIRM = _t("✅ Tôi xác nhận", "✅ I confirm")
+GUARDIAN_DONE = _t(
+    "✅ Đã xác nhận. Từ giờ mình lưu tiến độ học của {nickname}.",
+    "✅ Confirmed. From now on we keep {nickname}'s progress.",
+)
+GUARDIAN_TOLD = _t(
+    "✅ {name} đã đồng ý cho bạn. Từ giờ mình lưu bạn học đến đâu nhé!",
+    "✅ {name} agreed for you. From now on we keep how far you've got!",
+)
+AGREE_FIRST = _t(
+    "🔒 Việc này cần lưu thông tin của bạn. Gõ /agree nếu bạn đồng ý để mình lưu tiến độ "
+    "(xem /privacy).",
+    "🔒 This needs us to keep something about you. Type /agree if you're happy for us to keep "
+    "your progress (see /privacy).",
+)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import certificates, provinces, vietnam
+from bot import certificates, privacy, provinces, vietnam
 from bot.community import phrases as p
 from bot.community.invitations import Links, code_of, typed_code
 from bot.engine import (
@@ -22,6 +22,7 @@ from bot.engine import (
     Choice,
     ChoicesReply,
     Event,
+    FileReply,
     Input,
     Option,
     Outcome,
@@ -35,6 +36,7 @@ from bot.engine import (
 )
 from bot.engine.lesson import Locale, ShowStep, Text
 from bot.engine.matching import fold, match_option
+from bot.engine.phrases import CONSENT_VERSION
 from bot.reminders import CHOICES, label
 from bot.store.db import UnitOfWork
 from bot.store.models import Learner, Referral, Volunteer
@@ -55,6 +57,24 @@ TOGETHER_EXPIRES = timedelta(hours=3)
 """"My helper is with me" ends by itself after this long without learning."""
 FAMILY_BUTTONS = 8
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo_bot": "Zalo", "zalo_oa": "Zalo", "web": "web"}
+FORGET_CONFIRMED = "forget:yes"
+KEEPS_DATA = frozenset(
+    {
+        "volunteer",
+        "tinhnguyen",
+        "settings",
+        "caidat",
+        "remind",
+        "nhachoc",
+        "name",
+        "ten",
+        "timezone",
+        "muigio",
+    }
+)
+"""Commands that keep something about the learner: only after the privacy notice's yes."""
+FILE_CHANNELS = frozenset({"telegram", "web", "terminal"})
+"""Channels that deliver a FileReply as a file; the Zalo platforms get a link instead."""
 FREE_TEXT = {"form", "tip", "cheer", "nickname", "certname"}
 FIELD_LIMITS = {"name": 40, "school": 120, "class": 20}
 Compose = Callable[[Locale], list[Reply]]
@@ -87,6 +107,12 @@ class Intercepted:
     replies: list[Reply] = field(default_factory=list)
     input: Input | None = None
     """None: the input was answered here and the engine is not called."""
+    erased: privacy.Erased | None = None
+    """The learner erased their data in this turn: nothing more is stored about them."""
+
+
+def agreed(state: State | None) -> bool:
+    return state is not None and state.consent == "given"
 
 
 def _clean(text: str) -> str:
@@ -117,9 +143,12 @@ def _option(action: str, label: str) -> Option:
 
 
 class Community:
-    def __init__(self, catalog: Catalog, links: Links | None = None) -> None:
+    def __init__(
+        self, catalog: Catalog, links: Links | None = None, retention_days: int = 365
+    ) -> None:
         self.catalog = catalog
         self.links = links or Links()
+        self.retention_days = retention_days
 
     # --- before the engine ------------------------------------------------------------------
 
@@ -130,6 +159,9 @@ class Community:
             if code is not None:
                 note = await self._join(ctx, code)
                 return Intercepted([TextReply(text=note)], Start())
+        if isinstance(event, Choice) and event.key == f"{KEY_PREFIX}{FORGET_CONFIRMED}":
+            erased = await privacy.erase(ctx.uow, ctx.person, ctx.now, keep=ctx.account)
+            return Intercepted([TextReply(text=p.FORGET_DONE(ctx.locale))], erased=erased)
         if isinstance(event, Choice) and event.key.startswith(KEY_PREFIX):
             return Intercepted(await self._act(ctx, event.key.removeprefix(KEY_PREFIX)))
         if isinstance(event, TextInput):
@@ -159,6 +191,8 @@ class Community:
 
     async def _command(self, ctx: Context, text: str) -> list[Reply] | None:
         name = text[1:].split(maxsplit=1)[0].split("@", 1)[0].casefold() if len(text) > 1 else ""
+        if name in KEEPS_DATA and not agreed(ctx.state):
+            return [TextReply(text=p.AGREE_FIRST(ctx.locale))]
         if name in ("volunteer", "tinhnguyen"):
             return await self._volunteer(ctx)
         if name in ("family", "nguoithan"):
@@ -179,12 +213,35 @@ class Community:
         if name in ("settings", "caidat", "remind", "nhachoc"):
             text, options = await self._reminder_question(ctx)
             return self._ask(ctx, text, options, kind="menu")
+        if name in ("privacy", "riengtu"):
+            return [TextReply(text=p.PRIVACY(ctx.locale).format(days=self.retention_days))]
+        if name in ("mydata", "dulieu"):
+            return [self._mydata(ctx)]
+        if name in ("forget", "xoadulieu"):
+            options = [
+                _option(FORGET_CONFIRMED, p.FORGET_YES(ctx.locale)),
+                _option("forget:no", p.FORGET_NO(ctx.locale)),
+            ]
+            return self._ask(ctx, p.FORGET_ASK(ctx.locale), options, kind="menu")
         if name in ("timezone", "muigio"):
             wanted = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
             if not wanted.strip():
                 return self._zone_question(ctx)
             return await self._set_zone(ctx, vietnam.known_zone(wanted[:64]), wanted[:64])
         return None
+
+    def _mydata(self, ctx: Context) -> Reply:
+        """A file where the channel can carry one; elsewhere a link that opens it for an hour."""
+        loc = ctx.locale
+        name = privacy.file_name(ctx.now)
+        if ctx.account.channel in FILE_CHANNELS:
+            return FileReply(name=name, person=ctx.person, caption=p.MYDATA_FILE(loc))
+        if not self.links.secret or not self.links.base_url.startswith("https://"):
+            return FileReply(name=name, person=ctx.person, caption=p.MYDATA_ELSEWHERE(loc))
+        token = privacy.sign(self.links.secret, ctx.person, ctx.now + privacy.LINK_LIFETIME)
+        url = f"{self.links.base_url.rstrip('/')}/mydata/{token}"
+        caption = p.MYDATA_LINK(loc).format(url=url)
+        return FileReply(name=name, person=ctx.person, url=url, caption=caption)
 
     def _zone_question(self, ctx: Context) -> list[Reply]:
         options = [
@@ -332,6 +389,10 @@ class Community:
             return await self._leave(ctx, confirmed=argument == "yes")
         if verb == "remind":
             return await self._set_reminder(ctx, argument)
+        if verb == "guardian":
+            return await self._confirm_guardian(ctx, number)
+        if verb == "forget":  # "No, keep it" (yes is handled before: it ends the turn)
+            return [TextReply(text=p.FORGET_KEPT(loc))]
         if verb == "zones":
             return self._zone_question(ctx)
         if verb == "zone" and argument.isdigit() and int(argument) < len(ZONES):
@@ -851,6 +912,10 @@ class Community:
                     await self._first_lesson(ctx, event.lesson_id)
             elif event.type == "check.completed":
                 notes += await self._passed(ctx, event)
+            elif event.type == "consent.guardian_needed":
+                await self._ask_guardian(ctx)
+            elif event.type == "reminders.requested" and not agreed(ctx.state):
+                notes.append(TextReply(text=p.AGREE_FIRST(ctx.locale)))
             elif event.type == "reminders.requested":
                 text, options = await self._reminder_question(ctx)
                 notes.append(TextReply(text=text))
@@ -938,6 +1003,42 @@ class Community:
 
         await self._tell(ctx, volunteer.learner_id, alert)
         return [TextReply(text=p.HELPER_TOLD(loc).format(name=volunteer.name))]
+
+    async def _ask_guardian(self, ctx: Context) -> None:
+        """A child under 16 asks the volunteer who invited them to agree for them."""
+        helper = await ctx.uow.volunteers.helper(ctx.person)
+        if helper is None:
+            return
+        referral, volunteer = helper
+        nickname = await self._nickname(ctx, referral, volunteer)
+
+        def ask(vloc: Locale) -> list[Reply]:
+            text = p.GUARDIAN_ASK(vloc).format(nickname=nickname(vloc))
+            option = _option(f"guardian:{ctx.person}", p.GUARDIAN_CONFIRM(vloc))
+            return [ChoicesReply(text=text, options=[option])]
+
+        await self._tell(ctx, volunteer.learner_id, ask)
+
+    async def _confirm_guardian(self, ctx: Context, person: int) -> list[Reply]:
+        """The inviting volunteer agrees for a child: recorded on the child's row, which the
+        child's next turn follows."""
+        loc = ctx.locale
+        mine = await self._my_referral(ctx, person)
+        child = await ctx.uow.session.get(Learner, person) if mine is not None else None
+        if mine is None or child is None:
+            return [TextReply(text=p.RELAY_GONE(loc))]
+        volunteer, referral = mine
+        if child.consent_at is None:
+            child.consent_at = ctx.now
+            child.consent_version = f"{CONSENT_VERSION}/volunteer"[:20]
+            name = volunteer.name
+
+            def told(cloc: Locale) -> list[Reply]:
+                return [TextReply(text=p.GUARDIAN_TOLD(cloc).format(name=name))]
+
+            await self._tell(ctx, person, told)
+        nickname = (await self._nickname(ctx, referral, volunteer))(loc)
+        return [TextReply(text=p.GUARDIAN_DONE(loc).format(nickname=nickname))]
 
     async def _first_lesson(self, ctx: Context, lesson_id: str) -> None:
         uow = ctx.uow

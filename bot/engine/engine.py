@@ -210,6 +210,14 @@ class Engine:
                 self._switch_locale(turn, wanted)
                 state.locale_chosen = True
             payload = None
+        if state.locale_chosen and state.consent is None:
+            lesson = None
+            if payload and payload.startswith(LESSON_PAYLOAD):
+                lesson = self.catalog.lesson(payload.removeprefix(LESSON_PAYLOAD))
+            state.opening = lesson.id if lesson is not None else state.opening
+            turn.go("consent")
+            self._render(turn)
+            return
         if payload == REVIEW_PAYLOAD and state.locale_chosen:
             self._open_review(turn)
             return
@@ -217,6 +225,11 @@ class Engine:
             lesson = self.catalog.lesson(payload.removeprefix(LESSON_PAYLOAD))
             if lesson is not None:
                 state.locale_chosen = True
+                if state.consent is None:
+                    state.opening = lesson.id
+                    turn.go("consent")
+                    self._render(turn)
+                    return
                 self._open(turn, lesson)
                 return
         if not state.locale_chosen:
@@ -290,6 +303,8 @@ class Engine:
             else:
                 turn.say(p.ASK_HOW)
             self._render(turn)
+        elif name in ("agree", "dongy"):
+            self._consent(turn, "yes")
         elif name in ("review", "ontap"):
             self._open_review(turn)
         elif name in ("together", "cungnhau"):
@@ -319,8 +334,10 @@ class Engine:
             self._switch_locale(turn, argument)
             if state.screen == "welcome":
                 state.locale_chosen = True
-                turn.go("menu")
+                turn.go("menu" if state.consent is not None else "consent")
             self._render(turn)
+        elif verb == "consent" and argument in ("yes", "no", "young", "parent"):
+            self._consent(turn, argument)
         elif verb == "open":
             lesson = self.catalog.lesson(argument)
             if lesson is None:
@@ -449,6 +466,43 @@ class Engine:
             ]
             parts.insert(0, "\n".join(flags))
         turn.say("\n\n".join(parts))
+
+    # --- the privacy notice -------------------------------------------------------------
+
+    def _consent(self, turn: _Turn, answer: str) -> None:
+        """The notice's answer: agree (the learner, or a parent beside a child under 16), just
+        read, or "I'm under 16" (a parent or the inviting volunteer must agree)."""
+        state = turn.state
+        if answer in ("yes", "parent"):
+            if state.consent != "given":
+                state.consent = "given"
+                by = "guardian" if answer == "parent" else "learner"
+                turn.emit("consent.given", version=p.CONSENT_VERSION, by=by)
+            turn.say(p.CONSENT_THANKS)
+        elif answer == "young":
+            if state.consent != "given":
+                state.consent = "guardian"
+                turn.emit("consent.guardian_needed")
+            turn.say(p.CONSENT_GUARDIAN)
+            turn.go("consent")
+            self._render(turn)
+            return
+        else:
+            if state.consent is None:
+                state.consent = "declined"
+                turn.emit("consent.declined")
+            turn.say(p.CONSENT_READ_ONLY)
+        if state.screen != "consent":
+            turn.go(state.screen)
+            self._render(turn)
+            return
+        lesson = self.catalog.lesson(state.opening or "")
+        state.opening = None
+        if lesson is not None:
+            self._open(turn, lesson)
+            return
+        turn.go("resume" if state.position is not None else "menu")
+        self._render(turn)
 
     # --- spaced review ------------------------------------------------------------------
 
@@ -739,6 +793,17 @@ class Engine:
                 self._option(turn, "lang:vi", "Tiếng Việt 🇻🇳"),
                 self._option(turn, "lang:en", "English 🇬🇧"),
             ]
+        if state.screen == "consent":
+            if state.consent == "guardian":
+                return [
+                    self._option(turn, "consent:parent", p.CONSENT_PARENT(loc)),
+                    self._option(turn, "consent:no", p.CONSENT_NO(loc)),
+                ]
+            return [
+                self._option(turn, "consent:yes", p.CONSENT_YES(loc)),
+                self._option(turn, "consent:no", p.CONSENT_NO(loc)),
+                self._option(turn, "consent:young", p.CONSENT_YOUNG(loc)),
+            ]
         if state.screen == "resume":
             return [
                 self._option(turn, "resume", p.RESUME(loc)),
@@ -890,6 +955,8 @@ class Engine:
         options = self._options(turn)
         if state.screen == "welcome":
             prompt = p.WELCOME("vi") + "\n\n" + p.WELCOME("en")
+        elif state.screen == "consent":
+            prompt = p.CONSENT(loc)
         elif state.screen == "resume" and state.position is not None:
             unit, _ = self._current(turn)
             prompt = p.RESUME_PROMPT(loc).format(
@@ -919,6 +986,8 @@ class Engine:
         due = len(due_reviews(self.catalog, state))
         if due:
             streak += "\n" + p.MENU_REVIEW_DUE(loc).format(count=due)
+        if state.consent in ("declined", "guardian"):
+            streak += "\n" + p.READ_ONLY_NOTE(loc)
         if not unfinished:
             return p.MENU_ALL_DONE(loc) + streak
         current = self.catalog.module(state.module_id or "")

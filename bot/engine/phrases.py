@@ -248,3 +248,54 @@ REVIEW_MORE = _t(
 MENU_REVIEW_DUE = _t(
     "🔁 Có {count} câu đến lúc ôn lại.", "🔁 {count} questions are ready to review."
 )
+
+# --- the privacy notice, before anything is kept ------------------------------------------------
+
+CONSENT_VERSION = "2026-11-1"
+"""Bumped whenever CONSENT changes in substance; recorded with each learner's agreement."""
+CONSENT = _t(
+    "🔒 Trước khi học, bạn đọc nhanh nhé:\n"
+    "• Nếu bạn đồng ý, mình lưu bạn học đến đâu (bài đã học, câu trả lời, ngày học) để dạy tiếp "
+    "đúng chỗ, nhắc bạn, và để nhà trường, hội, tỉnh đếm số người đã học — chỉ đếm, không thấy "
+    "tên.\n"
+    "• Không lưu số điện thoại, không hỏi họ tên thật.\n"
+    "• Người giới thiệu bạn (nếu có) thấy bạn học đến đâu để giúp bạn.\n"
+    "• Bạn xem, tải hoặc xóa hết dữ liệu bất cứ lúc nào: /privacy, /mydata, /forget.",
+    "🔒 Before we start, a quick read:\n"
+    "• If you agree, we keep how far you've got (lessons done, answers, days learned) to carry "
+    "on in the right place, remind you, and let schools, associations and provinces count how "
+    "many have learned — counts only, no names.\n"
+    "• No phone number is kept and no real name is asked for.\n"
+    "• The person who invited you (if any) sees how far you've got, to help you.\n"
+    "• You can see, download or erase all of it any time: /privacy, /mydata, /forget.",
+)
+CONSENT_YES = _t("✅ Tôi đồng ý", "✅ I agree")
+CONSENT_NO = _t("📖 Chỉ xem bài, không lưu gì", "📖 Just read, keep nothing")
+CONSENT_YOUNG = _t("👦 Tôi dưới 16 tuổi", "👦 I'm under 16")
+CONSENT_PARENT = _t(
+    "👨‍👩‍👧 Tôi là bố mẹ/người giám hộ, tôi đồng ý", "👨‍👩‍👧 I'm the parent or guardian: I agree"
+)
+CONSENT_THANKS = _t(
+    "🙏 Cảm ơn bạn! Mình sẽ lưu bạn học đến đâu. Gõ /privacy để xem mình lưu gì.",
+    "🙏 Thank you! We'll keep how far you've got. Type /privacy to see what is kept.",
+)
+CONSENT_READ_ONLY = _t(
+    "👌 Được rồi, bạn cứ xem bài thoải mái. Mình không lưu tiến độ của bạn. Khi muốn lưu, gõ "
+    "/agree.",
+    "👌 That's fine: read as much as you like. We won't keep your progress. To keep it, type "
+    "/agree.",
+)
+CONSENT_GUARDIAN = _t(
+    "👦 Bạn dưới 16 tuổi thì cần bố mẹ, người giám hộ hoặc anh chị tình nguyện viên đã mời bạn "
+    "đồng ý trước.\n• Nếu bố mẹ đang ngồi cạnh: nhờ bố mẹ đọc phần trên rồi bấm nút bên dưới.\n"
+    "• Nếu bạn được tình nguyện viên mời: họ sẽ nhận tin nhắn để xác nhận.\n"
+    "Trong lúc chờ, bạn vẫn xem bài được, mình chưa lưu gì.",
+    "👦 If you're under 16, a parent, guardian or the volunteer who invited you must agree "
+    "first.\n• If a parent is with you: ask them to read the notice above, then tap the button "
+    "below.\n• If a volunteer invited you: they get a message to confirm.\n"
+    "Meanwhile you can read the lessons; nothing is kept yet.",
+)
+READ_ONLY_NOTE = _t(
+    "📖 Bạn đang xem mà không lưu tiến độ. Gõ /agree để lưu.",
+    "📖 You're reading without keeping progress. Type /agree to keep it.",
+)

@@ -104,7 +104,20 @@ class QRReply(_Frozen):
     caption: str | None = None
 
 
-Reply = Annotated[TextReply | PictureReply | ChoicesReply | QRReply, Field(discriminator="kind")]
+class FileReply(_Frozen):
+    """A file of the learner's own data (/mydata), made from the database when it is sent;
+    `url` opens it for channels that cannot carry a file."""
+
+    kind: Literal["file"] = "file"
+    name: Annotated[str, Field(max_length=80)]
+    person: int
+    url: Annotated[str, Field(max_length=300)] | None = None
+    caption: Annotated[str, Field(max_length=1000)] | None = None
+
+
+Reply = Annotated[
+    TextReply | PictureReply | ChoicesReply | QRReply | FileReply, Field(discriminator="kind")
+]
 
 
 # --- events -------------------------------------------------------------------------------
@@ -127,6 +140,9 @@ EventType = Literal[
     "reminders.requested",
     "review.started",
     "review.answered",
+    "consent.given",
+    "consent.declined",
+    "consent.guardian_needed",
     # Recorded by the service, not the engine:
     "account.linked",
     "link.failed",
@@ -139,6 +155,11 @@ EventType = Literal[
     "help.answered",
     "relay.sent",
     "relay.received",
+    # Published to event webhooks only (bot/hooks), never in the event log:
+    "learner.registered",
+    "learner.erased",
+    "certificate.issued",
+    "certificate.revoked",
 ]
 
 
@@ -154,7 +175,16 @@ class Event(_Frozen):
 # --- state --------------------------------------------------------------------------------
 
 Screen = Literal[
-    "welcome", "menu", "module", "lesson", "resume", "finished", "checked", "inspect", "review"
+    "welcome",
+    "consent",
+    "menu",
+    "module",
+    "lesson",
+    "resume",
+    "finished",
+    "checked",
+    "inspect",
+    "review",
 ]
 """`inspect`: waiting for a suspicious message to check ("Check a message"); `review`: a short
 review of quiz and drill items that are due."""
@@ -232,6 +262,11 @@ class State(BaseModel):
     """Items scheduled for review ("<lesson id>/<step id>") -> when due (UTC, ISO 8601); the
     service's scheduler (FSRS) sets them, the engine drops one when it is answered."""
     review: Review | None = None
+    consent: Literal["given", "declined", "guardian"] | None = None
+    """The privacy notice's answer: None not asked yet; "declined" and "guardian" (under 16,
+    waiting for a parent or volunteer) read the lessons with nothing tracked."""
+    opening: str | None = None
+    """A lesson a link asked for before the notice was answered: opened right after it."""
 
 
 def fresh_copy(state: State) -> State:

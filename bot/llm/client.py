@@ -1,12 +1,17 @@
-"""The model client: the `openai` library against any OpenAI-compatible server."""
+"""The model client: the `openai` library against any OpenAI-compatible server.
+
+`openai` is imported only when a model is configured: it costs every process some 20 MB.
+"""
 
 from __future__ import annotations
 
 import logging
-
-import openai
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    import openai
 
 log = logging.getLogger(__name__)
 
@@ -14,21 +19,38 @@ log = logging.getLogger(__name__)
 class ModelError(Exception):
     """The model did not give a usable answer (timeout, refusal, 429, 5xx, malformed)."""
 
+    def __init__(self, message: str, reason: str = "error") -> None:
+        super().__init__(message)
+        self.reason = reason
+        """For the metrics: timeout, rate_limited or error."""
+
+
+def _reason(error: Exception) -> str:
+    import openai
+
+    if isinstance(error, openai.APITimeoutError):
+        return "timeout"
+    if isinstance(error, openai.RateLimitError):
+        return "rate_limited"
+    return "error"
+
 
 class ModelClient:
     def __init__(self, settings: Settings) -> None:
         self.model = settings.llm_model or ""
         self.enabled = bool(settings.llm_base_url and settings.llm_model)
-        self._client = (
-            openai.AsyncOpenAI(
+        self._client: openai.AsyncOpenAI | None = None
+        self._errors: tuple[type[Exception], ...] = (ValueError,)
+        if self.enabled:
+            import openai
+
+            self._client = openai.AsyncOpenAI(
                 base_url=settings.llm_base_url,
                 api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else "none",
                 timeout=settings.llm_timeout_seconds,
                 max_retries=0,  # a late answer is no answer: the learner gets the offline one
             )
-            if self.enabled
-            else None
-        )
+            self._errors = (openai.OpenAIError, ValueError)
 
     async def complete(self, system: str, user: str, max_tokens: int = 400) -> str:
         if self._client is None:
@@ -43,8 +65,8 @@ class ModelClient:
                 temperature=0.2,
                 max_tokens=max_tokens,
             )
-        except (openai.OpenAIError, ValueError) as error:
-            raise ModelError(f"{type(error).__name__}: {error}"[:300]) from error
+        except self._errors as error:
+            raise ModelError(f"{type(error).__name__}: {error}"[:300], _reason(error)) from error
         try:
             content = response.choices[0].message.content
         except (AttributeError, IndexError, KeyError, TypeError) as error:

@@ -24,6 +24,7 @@ from bot.engine.lesson import Locale, Text
 from bot.llm import prompts
 from bot.llm.client import ModelClient, ModelError
 from bot.llm.guardrails import Guardrails
+from bot.observability import MODEL_CALLS
 from bot.store.db import Database
 from bot.store.models import Learner, ModelJob
 
@@ -141,9 +142,21 @@ class ModelJobs:
         if job.attempts > MAX_ATTEMPTS:
             await self._finish(job, replies, "fallback" if replies else "none", "gave up")
             return
+        counted = False
+
+        def count(outcome: str) -> None:
+            """MODEL_CALLS, once a job: ok, guardrail_fallback, unclear, timeout, rate_limited
+            or error."""
+            nonlocal counted
+            if not counted:
+                MODEL_CALLS.labels(job.kind, outcome).inc()
+                counted = True
+
         try:
             if job.kind == "grade":
-                await self._finish(job, *await self._grade(job))
+                graded = await self._grade(job)
+                count("ok" if graded[1] == "model" else "unclear")
+                await self._finish(job, *graded)
                 return
             if job.kind == "ask":
                 hits = self.library.search(job.text)
@@ -156,15 +169,19 @@ class ModelJobs:
             answer = await self.client.complete(system, user)
             problems = self.guardrails.problems(answer, reading=job.kind == "check")
             if problems:
+                count("guardrail_fallback")
                 error = "; ".join(problems)[:300]
                 log.warning("model answer to job %s broke a guardrail: %s", job.id, error)
             else:
+                count("ok")
                 replies = [TextReply(text=template(job.locale).format(answer=answer[:1500]))]
                 result = "model"
         except ModelError as failure:
+            count(failure.reason)
             error = str(failure)[:300]
             log.warning("model job %s failed, the offline answer is used: %s", job.id, error)
         except Exception as failure:  # any surprise still gives the learner the offline answer
+            count("error")
             error = f"{type(failure).__name__}: {failure}"[:300]
             log.exception("model job %s failed unexpectedly", job.id)
         if result == "fallback" and not replies:

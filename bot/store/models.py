@@ -19,6 +19,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -75,6 +76,12 @@ class Learner(Base):
     __table_args__ = (
         UniqueConstraint("channel", "external_id"),
         Index("ix_learners_province_school_key_id", "province", "school_key", "id"),
+        Index(
+            "ix_learners_erased_at",
+            "erased_at",
+            postgresql_where=text("erased_at IS NOT NULL"),
+            sqlite_where=text("erased_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -83,6 +90,11 @@ class Learner(Base):
     locale: Mapped[str] = mapped_column(String(5), default="vi")
     display_name: Mapped[str | None] = mapped_column(String(64))
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the learner agreed to the privacy notice (on the person's row)."""
+    consent_version: Mapped[str | None] = mapped_column(String(20))
+    """Which version of the notice they agreed to."""
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """Set when the learner erased their data: the bare row goes once the goodbye is sent."""
     created_at: Mapped[datetime] = _ts()
     last_active_at: Mapped[datetime] = _ts()
     unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -159,7 +171,8 @@ class EventRecord(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    learner_id: Mapped[int | None] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    """None once the event is older than the retention period: anonymous."""
     type: Mapped[str] = mapped_column(String(40))
     lesson_id: Mapped[str | None] = mapped_column(String(64))
     step_id: Mapped[str | None] = mapped_column(String(64))
@@ -518,8 +531,9 @@ class Certificate(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     code: Mapped[str] = mapped_column(String(10), unique=True)
     """Random, from an alphabet without look-alike characters: printed and typed by hand."""
-    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
-    """The person (the account other linked accounts point at)."""
+    learner_id: Mapped[int | None] = mapped_column(ForeignKey("learners.id", ondelete="SET NULL"))
+    """The person (the account other linked accounts point at); None once they are erased
+    (the certificate is then revoked and names no one)."""
     module_id: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[datetime] = _ts()
@@ -559,3 +573,79 @@ class ReviewCard(Base):
     lapses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Times answered wrong, in the lesson or in a review."""
     updated_at: Mapped[datetime] = _ts()
+
+
+# --- event webhooks ---------------------------------------------------------------------------
+
+
+class WebhookSubscription(Base):
+    """An organisation's system that receives learners' events, signed, as they happen."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSONType)
+    """The public event types wanted (bot/hooks/events.py)."""
+    province: Mapped[str | None] = mapped_column(String(40))
+    """Only learners of this province; a scoped viewer's subscription always has theirs."""
+    school_key: Mapped[str | None] = mapped_column(String(120))
+    school: Mapped[str | None] = mapped_column(String(120))
+    module: Mapped[str | None] = mapped_column(String(64))
+    include_names: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Events carry the learner's display name: only on an admin's subscription that asked."""
+    secret: Mapped[str] = mapped_column(String(100))
+    """Signs every delivery, so it is stored as it is; shown once, when created."""
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    """active | paused (by its owner, or after failing for 3 days)"""
+    paused_reason: Mapped[str | None] = mapped_column(String(300))
+    token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_tokens.id", ondelete="SET NULL"), index=True
+    )
+    owner: Mapped[str] = mapped_column(String(80))
+    role: Mapped[str] = mapped_column(String(12))
+    """The owner's role when it was made: names go only to an admin's subscription."""
+    created_at: Mapped[datetime] = _ts()
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """The first failed attempt since the last delivery that went through."""
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    last_delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebhookDelivery(Base):
+    """One event for one subscription: written in the transaction of what it tells, sent after.
+
+    A learner's deliveries to a subscription go in order: a later one waits while an earlier
+    one is pending (retrying).
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index(
+            "ix_webhook_deliveries_subscription_id_learner_id_id",
+            "subscription_id",
+            "learner_id",
+            "id",
+        ),
+        Index("ix_webhook_deliveries_subscription_id_status_id", "subscription_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
+    )
+    event_id: Mapped[str] = mapped_column(String(40))
+    """The public event's id, the same for every subscription: receivers dedup on it."""
+    learner_id: Mapped[int] = mapped_column(BigInteger)
+    """The person (no foreign key: `learner.erased` outlives the learner's rows)."""
+    type: Mapped[str] = mapped_column(String(40))
+    body: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    """The event; the pseudonymous learner id is added when it is sent."""
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    """pending | delivered | failed (gave up) | skipped (outside the subscription's module)"""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = _ts()
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = _ts()
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.engine.types import ChoicesReply, Event, Reply
+from bot.hooks import publisher as hooks
 from bot.store.models import (
     REPLY_PRIORITY,
     ConversationState,
@@ -180,6 +182,7 @@ class EventRepository:
         self.session = session
 
     async def append(self, learner_id: int, events: Sequence[Event], now: datetime) -> None:
+        """Log the events, and queue the public ones for event webhooks in this transaction."""
         self.session.add_all(
             EventRecord(
                 learner_id=learner_id,
@@ -192,6 +195,7 @@ class EventRepository:
             for event in events
         )
         await self.session.flush()
+        await hooks.publish(self.session, learner_id, events, now)
 
     async def count_since(self, type_: str, since: datetime, learner_id: int | None = None) -> int:
         query = (
@@ -314,6 +318,47 @@ class OutboxRepository:
             .limit(limit)
         )
         return [(row[0], row[1], row[2]) for row in result.all()]
+
+    @staticmethod
+    def _heads(now: datetime) -> list[Any]:
+        """Each learner's oldest pending message, where it is due: the only one that may go
+        next. (Index ix_outbox_status_learner_id_id answers the "nothing older" test.)"""
+        older = aliased(OutboxMessage)
+        return [
+            OutboxMessage.status == "pending",
+            OutboxMessage.next_attempt_at.is_(None) | (OutboxMessage.next_attempt_at <= now),
+            ~exists().where(
+                older.learner_id == OutboxMessage.learner_id,
+                older.status == "pending",
+                older.id < OutboxMessage.id,
+            ),
+        ]
+
+    async def due_heads(
+        self, channels: Sequence[str], now: datetime, limit: int
+    ) -> list[tuple[int, str, str]]:
+        """Learners whose next message is due and not claimed by another worker: replies
+        first, then the oldest (PostgreSQL: FOR UPDATE SKIP LOCKED; the rows stay locked until
+        the unit of work ends)."""
+        result = await self.session.execute(
+            select(OutboxMessage.learner_id, OutboxMessage.channel, OutboxMessage.external_id)
+            .where(OutboxMessage.channel.in_(channels), *self._heads(now))
+            .order_by(OutboxMessage.priority, OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=OutboxMessage)
+        )
+        return [(row[0], row[1], row[2]) for row in result.all()]
+
+    async def claim_next(self, learner_id: int, now: datetime) -> OutboxMessage | None:
+        """Lock the learner's next message for sending until the unit of work ends; None when
+        nothing is due or another worker holds it (FOR UPDATE SKIP LOCKED). Only the oldest
+        pending message can be claimed, so whichever worker sends, none overtakes another."""
+        return await self.session.scalar(
+            select(OutboxMessage)
+            .where(OutboxMessage.learner_id == learner_id, *self._heads(now))
+            .limit(1)
+            .with_for_update(skip_locked=True, of=OutboxMessage)
+        )
 
     async def due(self, learner_id: int, now: datetime) -> Sequence[OutboxMessage]:
         """A learner's pending messages in order, up to the first one that must wait."""

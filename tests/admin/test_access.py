@@ -20,6 +20,8 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/reports/refresh"): {"admin"},
     ("GET", "/learners"): EVERYONE,
     ("GET", "/learners/{learner_id}"): EVERYONE,
+    ("GET", "/learners/{learner_id}/data"): {"admin"},
+    ("POST", "/learners/{learner_id}/erase"): {"admin"},
     ("GET", "/exports/learners.csv"): EVERYONE,
     ("GET", "/exports/progress.csv"): EVERYONE,
     ("POST", "/broadcasts/preview"): {"admin", "viewer"},
@@ -31,11 +33,21 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/content/reload"): {"admin"},
     ("GET", "/certificates/{code}"): {"admin"},
     ("POST", "/certificates/{code}/revoke"): {"admin"},
+    ("POST", "/webhooks"): {"admin", "viewer"},
+    ("GET", "/webhooks"): {"admin", "viewer"},
+    ("GET", "/webhooks/{subscription_id}"): {"admin", "viewer"},
+    ("GET", "/webhooks/{subscription_id}/deliveries"): {"admin", "viewer"},
+    ("POST", "/webhooks/{subscription_id}/pause"): {"admin", "viewer"},
+    ("POST", "/webhooks/{subscription_id}/resume"): {"admin", "viewer"},
+    ("DELETE", "/webhooks/{subscription_id}"): {"admin", "viewer"},
+    ("POST", "/webhooks/{subscription_id}/test"): {"admin", "viewer"},
 }
 BODIES = {
     "/broadcasts/preview": {"segment": {}},
     "/broadcasts": {"text_vi": "Xin chào", "text_en": "Hello", "segment": {}},
     "/certificates/{code}/revoke": {"reason": "issued by mistake"},
+    "/webhooks": {"url": "https://1.1.1.1/camtay", "events": ["lesson.completed"]},
+    "/learners/{learner_id}/erase": {"reason": "asked by phone"},
 }
 
 
@@ -50,7 +62,7 @@ async def test_roles_get_in_or_403_and_nobody_without_a_token(
     client: httpx.AsyncClient, make_token: MakeToken, method: str, path: str
 ) -> None:
     url = API + path.replace("{learner_id}", "1").replace("{broadcast_id}", "1")
-    url = url.replace("{code}", "ABCDE23456")
+    url = url.replace("{code}", "ABCDE23456").replace("{subscription_id}", "1")
     body = BODIES.get(path)
     assert (await client.request(method, url, json=body)).status_code == 401
     tokens = {

@@ -14,14 +14,15 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, ViewportSize, expect, sync_playwright
 
 from admin import charts
 from admin.auth import create_token
+from admin.rollups import refresh_rollups
 from bot.settings import Settings
 from bot.store.migrate import upgrade
 from bot.wiring import build
-from tests.admin.test_dashboard import seed
+from tests.admin.test_dashboard import EVIL, seed, volunteer
 from tests.conftest import FIXTURE_LESSONS, Clock, unavailable
 from tests.served import camtay_env, serving
 from tests.webhook.test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.browser
 
 LAPTOP: ViewportSize = {"width": 1280, "height": 900}
 CHARTS = ("chart-progress", "chart-funnel", "chart-gain", "chart-volunteers")
+EVIL_IMG = "<img src=x onerror=alert(1)>"
 MIN_INK = 400
 """Non-white pixels a drawn chart has at the least (its bars, lines and words)."""
 
@@ -49,6 +51,9 @@ def _prepare(database: Path) -> str:
         runtime.tutor.clock = clock
         try:
             await seed(runtime, clock)
+            # Someone signs up as a volunteer with markup for a name (the seed has `<script>`).
+            await volunteer(runtime, "evil-img", (EVIL_IMG, "THCS <i>Lạ</i>", "9C", "Hà Nội"))
+            await refresh_rollups(runtime.database, runtime.catalog, clock())
             async with runtime.database.unit_of_work() as uow:
                 _, token = await create_token(uow, role="admin", name="Chị Hoa", now=clock())
                 await uow.commit()
@@ -111,6 +116,13 @@ def test_an_admin_signs_in_and_reads_the_charts(
     context = browser.new_context(viewport=LAPTOP)
     page = context.new_page()
     page.set_default_timeout(10_000)
+    dialogs: list[str] = []
+
+    def refuse(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", refuse)
     try:
         page.goto(f"{url}/admin")
         expect(page).to_have_url(f"{url}/admin/login")  # not signed in yet
@@ -128,6 +140,16 @@ def test_an_admin_signs_in_and_reads_the_charts(
         assert page.evaluate("document.cookie") == ""  # out of reach of any script
 
         expect(page.locator("#overview-heading")).to_contain_text("Tổng quan")
+        # Names with markup are shown as text: no element is made of them, nothing runs.
+        volunteers = page.locator("#table-volunteers")
+        expect(volunteers).to_contain_text(EVIL)
+        expect(volunteers).to_contain_text(EVIL_IMG)
+        assert page.locator("main img, main script").count() == 0
+        overview = page.request.get(f"{url}/admin")
+        policy = overview.headers["content-security-policy"]
+        assert "default-src 'none'" in policy
+        assert "script-src" not in policy
+        assert overview.headers["x-frame-options"] == "DENY"
         for chart in CHARTS:
             expect(page.locator(f"#{chart}")).to_be_visible()
         page.screenshot(path=tmp_path / "overview.png", full_page=True)
@@ -174,5 +196,6 @@ def test_an_admin_signs_in_and_reads_the_charts(
         expect(page).to_have_url(f"{url}/admin/login")
         page.goto(f"{url}/admin")
         expect(page).to_have_url(f"{url}/admin/login")
+        assert dialogs == []
     finally:
         context.close()

@@ -55,6 +55,11 @@ class Harness:
         await self.flush()
         return response
 
+    async def start(self, chat: int = CHAT) -> httpx.Response:
+        """/start in English, and "I agree" to the privacy notice."""
+        await self.say("/start lang_en", chat=chat)
+        return await self.press("✅", chat=chat)
+
     async def press(self, label: str, chat: int = CHAT) -> httpx.Response:
         """Press a button of the newest keyboard sent to `chat`, as the Telegram app would."""
         message = self.keyboards(chat)[-1]
@@ -123,20 +128,22 @@ async def unreachable(runtime: Runtime, chat: int = CHAT) -> bool:
 
 async def test_a_learner_completes_a_lesson_by_pressing_buttons(tg: Harness) -> None:
     assert (await tg.say("/start lang_en")).json()["outcome"] == "turn"
+    assert "Before we start, a quick read" in tg.texts()[-1]
+    await tg.press("✅ I agree")
     assert "Which topic would you like?" in tg.texts()[-1]
     for label in ("📘 Demo", "📘 Lesson one", "Next", "Done", "Nobody", "A scam"):
         response = await tg.press(label)
         assert response.status_code == 200
     assert any("You finished «Lesson one»!" in text for text in tg.texts())
     # Every button press was answered, and its keyboard replaced by the choice made.
-    assert len(tg.fake.sent("answerCallbackQuery")) == 6
+    assert len(tg.fake.sent("answerCallbackQuery")) == 7
     edits = tg.fake.sent("editMessageReplyMarkup")
-    assert [e.params["reply_markup"]["inline_keyboard"][0][0]["text"] for e in edits][:2] == [
-        "✔ 📘 Demo · 0/2", "✔ 📘 Lesson one"]  # fmt: skip
+    assert [e.params["reply_markup"]["inline_keyboard"][0][0]["text"] for e in edits][:3] == [
+        "✔ ✅ I agree", "✔ 📘 Demo · 0/2", "✔ 📘 Lesson one"]  # fmt: skip
     # The drill's phone-screen picture was uploaded once, then sent by file_id from the cache.
     (photo,) = tg.fake.sent("sendPhoto")
     assert "photo" in photo.files
-    await tg.say("/start lang_en", chat=CHAT + 1)
+    await tg.start(chat=CHAT + 1)
     for label in ("📘 Demo", "📘 Lesson one", "Next", "Done", "Nobody"):
         await tg.press(label, chat=CHAT + 1)
     second = tg.fake.sent("sendPhoto")[-1]
@@ -186,14 +193,14 @@ async def test_a_qr_code_caption_over_telegrams_limit_follows_as_text(tg: Harnes
 
 
 async def test_pressing_the_chosen_button_again_changes_nothing(tg: Harness) -> None:
-    await tg.say("/start lang_en")
+    await tg.start()
     await tg.press("📘 Demo")
     sent = len(tg.texts())
     payload = updates.callback_query(tg.update_id(), CHAT, "-", buttons=[("✔ 📘 Demo", "-")])
     assert (await tg.post(payload)).json()["outcome"] == "ignored"
     await tg.flush()
     assert len(tg.texts()) == sent
-    assert len(tg.fake.sent("answerCallbackQuery")) == 2  # the spinner still stops
+    assert len(tg.fake.sent("answerCallbackQuery")) == 3  # the spinner still stops
 
 
 async def test_the_same_update_three_times_has_one_effect(tg: Harness) -> None:
@@ -205,8 +212,8 @@ async def test_the_same_update_three_times_has_one_effect(tg: Harness) -> None:
 
 
 async def test_concurrent_updates_for_one_chat_end_as_sequential_ones(tg: Harness) -> None:
-    await tg.say("/start lang_en")
-    await tg.say("/start lang_en", chat=CHAT + 5)
+    await tg.start()
+    await tg.start(chat=CHAT + 5)
     script = ["/lang", "hello", "/menu", "/lang"] * 5
     first = tg.next_update
     await asyncio.gather(*(tg.post(updates.text_message(first + n, CHAT, text))
@@ -350,7 +357,7 @@ async def test_long_polling_uses_the_same_path(tg: Harness) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert "Which topic would you like?" in tg.texts()[-1]
+    assert "Before we start, a quick read" in tg.texts()[-1]  # the privacy notice
     assert tg.fake.sent("deleteWebhook")
 
 

@@ -43,8 +43,10 @@ def chat(env: dict[str, str], lines: list[str], *args: str) -> str:
 
 
 def test_a_whole_lesson_in_the_terminal(env: dict[str, str]) -> None:
-    # Lesson one, Next, Done, then the quiz and the drill answered in words.
-    out = chat(env, ["demo", "2", "1", "done", "nobody", "scam"], "--lang", "en")
+    # "I agree" to the privacy notice, Lesson one, Next, Done, then the quiz and the drill
+    # answered in words.
+    out = chat(env, ["1", "demo", "2", "1", "done", "nobody", "scam"], "--lang", "en")
+    assert "1. ✅ I agree" in out
     assert "Welcome back" not in out
     assert "  1. 📘 Demo · 0/2" in out
     assert "  2. 📘 Lesson one" in out
@@ -56,7 +58,7 @@ def test_a_whole_lesson_in_the_terminal(env: dict[str, str]) -> None:
 
 
 def test_progress_persists_between_runs(env: dict[str, str]) -> None:
-    chat(env, ["1", "2", "1"], "--lang", "en")  # stops half-way through Lesson one
+    chat(env, ["1", "1", "2", "1"], "--lang", "en")  # agrees, stops half-way through Lesson one
     out = chat(env, ["1", "1", "the bank"])  # carry on, done, a wrong answer
     assert "Welcome back! 👋" in out
     assert "You are part-way through «Lesson one» (step 2 of 4)." in out

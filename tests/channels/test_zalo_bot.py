@@ -124,8 +124,17 @@ async def statuses(runtime: Runtime) -> list[str]:
 @pytest.mark.parametrize(
     "answers",
     [
-        ["1", "mot", "bai mot", "1", "xong", "khong ai", "lua dao"],
-        ["Tiếng Việt", "Một", "Bài một", "tiep tuc", "Xong rồi", "Không ai cả", "Lừa đảo"],
+        ["1", "1", "mot", "bai mot", "1", "xong", "khong ai", "lua dao"],
+        [
+            "Tiếng Việt",
+            "Tôi đồng ý",
+            "Một",
+            "Bài một",
+            "tiep tuc",
+            "Xong rồi",
+            "Không ai cả",
+            "Lừa đảo",
+        ],
     ],
     ids=["numbers-and-bare-words", "accented-labels"],
 )
@@ -431,7 +440,7 @@ async def test_polling_uses_the_same_path(zb: Harness) -> None:
         await task
     assert zb.fake.sent("deleteWebhook")
     assert zb.fake.sent("getUpdates")[0].params == {"timeout": 1}
-    assert "Bạn muốn học chủ đề nào?" in zb.texts()[-1]
+    assert "Trước khi học, bạn đọc nhanh nhé" in zb.texts()[-1]  # the privacy notice
     assert len(zb.texts()) == 4
 
 

@@ -183,7 +183,8 @@ async def test_a_learner_completes_a_lesson_by_pressing_buttons(oa: Harness) -> 
     welcome = oa.fake.sent()[-1]
     assert [b["type"] for b in welcome.buttons] == ["oa.query.hide"] * 2
     assert welcome.headers["access_token"].startswith("access-")
-    for label in ("English", "📘 Demo", "📘 Lesson one", "Next", "Done", "Nobody", "A scam"):
+    for label in ("English", "✅ I agree", "📘 Demo", "📘 Lesson one", "Next", "Done", "Nobody",
+                  "A scam"):  # fmt: skip
         response = await oa.press(label)
         assert response.json()["outcome"] == "turn", label
     assert any("You finished «Lesson one»!" in text for text in oa.texts())
@@ -195,7 +196,7 @@ async def test_a_learner_completes_a_lesson_by_pressing_buttons(oa: Harness) -> 
     assert len(pictures(oa.fake.sent())) == 1
     other = USER[:-1] + "1"
     await oa.follow(other)
-    for label in ("English", "📘 Demo", "📘 Lesson one", "Next", "Done", "Nobody"):
+    for label in ("English", "✅ I agree", "📘 Demo", "📘 Lesson one", "Next", "Done", "Nobody"):
         await oa.press(label, other)
     assert len(oa.fake.sent(UPLOAD)) == 1
     (again,) = pictures(oa.fake.sent())[1:]

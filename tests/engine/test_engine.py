@@ -20,6 +20,9 @@ from bot.engine import (
 from bot.engine.engine import answer_order
 from bot.engine.lesson import QuizStep
 
+AGREED = State(consent="given")
+"""A learner who has agreed to the privacy notice (the notice itself is tested below)."""
+
 
 def buttons(outcome: Outcome) -> ChoicesReply:
     return [reply for reply in outcome.replies if isinstance(reply, ChoicesReply)][-1]
@@ -36,7 +39,7 @@ def texts(outcome: Outcome) -> str:
 
 
 def test_a_whole_lesson_emits_progress_events_in_order(engine: Engine) -> None:
-    outcome = engine.step(None, Start(payload="lang_en"))
+    outcome = engine.step(AGREED, Start(payload="lang_en"))
     outcome = press(engine, outcome, "📘 Demo")
     outcome = press(engine, outcome, "📘 Lesson one")
     kinds = [event.type for event in outcome.events]
@@ -62,7 +65,7 @@ def test_a_whole_lesson_emits_progress_events_in_order(engine: Engine) -> None:
 
 
 def test_wrong_quiz_answer_names_the_right_one(engine: Engine) -> None:
-    outcome = engine.step(None, Start(payload="lesson_first"))
+    outcome = engine.step(AGREED, Start(payload="lesson_first"))
     outcome = press(engine, outcome, "Tiếp tục")
     outcome = engine.step(outcome.state, Done())
     outcome = press(engine, outcome, "Ngân hàng")
@@ -70,7 +73,7 @@ def test_wrong_quiz_answer_names_the_right_one(engine: Engine) -> None:
 
 
 def test_an_old_button_changes_nothing(engine: Engine) -> None:
-    first = engine.step(None, Start(payload="lesson_first"))
+    first = engine.step(AGREED, Start(payload="lesson_first"))
     second = press(engine, first, "Tiếp tục")
     again = engine.step(second.state, Choice(key=buttons(first).options[0].key))
     assert again.state == second.state
@@ -79,7 +82,7 @@ def test_an_old_button_changes_nothing(engine: Engine) -> None:
 
 
 def test_malformed_button_keys_are_treated_as_old(engine: Engine) -> None:
-    outcome = engine.step(None, Start(payload="lesson_first"))
+    outcome = engine.step(AGREED, Start(payload="lesson_first"))
     for key in ["", ":", "x:next", "999:next", "1:answer:99", "1:open:../../etc"]:
         again = engine.step(outcome.state, Choice(key=key))
         assert again.state.position == outcome.state.position
@@ -87,7 +90,7 @@ def test_malformed_button_keys_are_treated_as_old(engine: Engine) -> None:
 
 
 def test_out_of_range_answer_is_nudged_not_crashed(engine: Engine) -> None:
-    outcome = engine.step(None, Start(payload="lesson_second"))
+    outcome = engine.step(AGREED, Start(payload="lesson_second"))
     outcome = press(engine, outcome, "Tiếp tục")
     prompt = outcome.state.prompt
     nudged = engine.step(outcome.state, Choice(key=f"{prompt}:answer:7"))
@@ -96,14 +99,14 @@ def test_out_of_range_answer_is_nudged_not_crashed(engine: Engine) -> None:
 
 
 def test_state_is_plain_json_and_round_trips(engine: Engine) -> None:
-    outcome = engine.step(None, Start(payload="lesson_first"))
+    outcome = engine.step(AGREED, Start(payload="lesson_first"))
     outcome = press(engine, outcome, "Tiếp tục")
     dumped = json.loads(json.dumps(outcome.state.model_dump(mode="json")))
     assert State.model_validate(dumped) == outcome.state
 
 
 def test_leaving_a_lesson_keeps_a_bookmark_and_resumes_there(engine: Engine) -> None:
-    outcome = engine.step(None, Start(payload="lesson_first"))
+    outcome = engine.step(AGREED, Start(payload="lesson_first"))
     outcome = press(engine, outcome, "Tiếp tục")
     outcome = engine.step(outcome.state, TextInput(text="/menu"))
     assert outcome.state.bookmarks == {"first": 1}
@@ -117,14 +120,14 @@ def test_leaving_a_lesson_keeps_a_bookmark_and_resumes_there(engine: Engine) -> 
 
 
 def test_huge_text_is_answered_with_the_current_screen(engine: Engine) -> None:
-    outcome = engine.step(None, Start())
+    outcome = engine.step(AGREED, Start())
     flooded = engine.step(outcome.state, TextInput(text="a" * 100_000))
     assert flooded.state.screen == "welcome"
     assert isinstance(flooded.replies[-1], ChoicesReply)
 
 
 def test_a_new_learner_typing_first_gets_the_welcome(engine: Engine) -> None:
-    outcome = engine.step(None, TextInput(text="hello"))
+    outcome = engine.step(AGREED, TextInput(text="hello"))
     assert outcome.state.screen == "welcome"
     assert [o.label for o in buttons(outcome).options] == ["Tiếng Việt 🇻🇳", "English 🇬🇧"]
 
@@ -133,7 +136,7 @@ def test_every_real_lesson_can_be_walked_to_the_end_in_both_languages(real_catal
     engine = Engine(real_catalog)
     for locale in ("vi", "en"):
         for lesson in real_catalog.ordered():
-            outcome = engine.step(None, Start(payload=f"lang_{locale}"))
+            outcome = engine.step(AGREED, Start(payload=f"lang_{locale}"))
             outcome = engine.step(outcome.state, Start(payload=f"lesson_{lesson.id}"))
             for _ in range(3 * len(lesson.steps)):
                 if outcome.state.position is None:
@@ -143,7 +146,7 @@ def test_every_real_lesson_can_be_walked_to_the_end_in_both_languages(real_catal
 
 
 def test_pre_check_suggests_the_lesson_for_what_was_missed(engine: Engine) -> None:
-    outcome = engine.step(None, Start(payload="lang_en"))
+    outcome = engine.step(AGREED, Start(payload="lang_en"))
     outcome = press(engine, outcome, "📘 Demo")
     outcome = press(engine, outcome, "📝 Quick check")
     outcome = press(engine, outcome, "Only you")  # 4.2 right
@@ -160,7 +163,7 @@ def test_pre_check_suggests_the_lesson_for_what_was_missed(engine: Engine) -> No
 
 
 def test_a_check_left_half_way_starts_again(engine: Engine) -> None:
-    outcome = engine.step(None, Start(payload="lang_en"))
+    outcome = engine.step(AGREED, Start(payload="lang_en"))
     outcome = press(engine, outcome, "📘 Demo")
     outcome = press(engine, outcome, "🏁 Final check")
     outcome = press(engine, outcome, "Refuse")
@@ -172,7 +175,7 @@ def test_a_check_left_half_way_starts_again(engine: Engine) -> None:
 
 
 def test_the_quick_check_is_not_offered_once_lessons_have_begun(engine: Engine) -> None:
-    outcome = engine.step(None, Start(payload="lesson_first"))
+    outcome = engine.step(AGREED, Start(payload="lesson_first"))
     outcome = press(engine, outcome, "Tiếp tục")
     outcome = engine.step(outcome.state, TextInput(text="/menu"))
     outcome = press(engine, outcome, "▶️ Bài mẫu")
@@ -181,7 +184,7 @@ def test_the_quick_check_is_not_offered_once_lessons_have_begun(engine: Engine) 
 
 def test_step_never_changes_the_state_it_was_given(engine: Engine) -> None:
     """The engine copies only containers (for speed); every one of them must be copied."""
-    outcome = engine.step(None, Start(payload="lang_en"))
+    outcome = engine.step(AGREED, Start(payload="lang_en"))
     outcome = press(engine, outcome, "📘 Demo")
     outcome = press(engine, outcome, "📝 Quick check")
     outcome = press(engine, outcome, "A caller")  # a wrong answer: position.missed grows
@@ -213,7 +216,7 @@ def test_quiz_options_are_shown_in_a_fixed_order_that_hides_the_file_order(
 
 
 def test_a_shown_answer_key_still_names_the_option_in_the_file(engine: Engine) -> None:
-    outcome = engine.step(None, Start(payload="lesson_second"))
+    outcome = engine.step(AGREED, Start(payload="lesson_second"))
     outcome = press(engine, outcome, "Tiếp tục")
     outcome = press(engine, outcome, "Hai")
     (answered,) = [event for event in outcome.events if event.type == "quiz.answered"]
@@ -229,7 +232,7 @@ def learn_a_step_on(engine: Engine, state: State, day: str) -> State:
 
 
 def test_a_streak_counts_days_in_a_row_and_keeps_one_rest_day_a_week(engine: Engine) -> None:
-    state = engine.step(None, Start(payload="lang_en")).state
+    state = engine.step(AGREED, Start(payload="lang_en")).state
     state = learn_a_step_on(engine, state, "2026-01-05")  # a Monday
     assert state.streak == 1
     state = learn_a_step_on(engine, state, "2026-01-05")  # the same day counts once
@@ -245,14 +248,14 @@ def test_a_streak_counts_days_in_a_row_and_keeps_one_rest_day_a_week(engine: Eng
 
 
 def test_the_streak_is_shown_kindly_in_the_menu_and_after_a_lesson(engine: Engine) -> None:
-    state = engine.step(None, Start(payload="lang_en")).state
+    state = engine.step(AGREED, Start(payload="lang_en")).state
     for day in ("2026-01-05", "2026-01-06"):
         state = learn_a_step_on(engine, state, day)
     menu = engine.step(state.model_copy(update={"today": "2026-01-06"}), TextInput(text="/menu"))
     assert "🔥 2 days in a row — well done!" in texts(menu)
     later = engine.step(state.model_copy(update={"today": "2026-01-20"}), TextInput(text="/menu"))
     assert "🔥" not in texts(later)  # a broken streak is simply not shown
-    first = engine.step(None, Start(payload="lang_en")).state.model_copy(
+    first = engine.step(AGREED, Start(payload="lang_en")).state.model_copy(
         update={"today": "2026-01-05"}
     )
     outcome = press(engine, engine.step(first, TextInput(text="/menu")), "📘 Demo")
@@ -260,3 +263,63 @@ def test_the_streak_is_shown_kindly_in_the_menu_and_after_a_lesson(engine: Engin
     for label in ("Next", "Done", "Nobody", "A scam"):
         outcome = press(engine, outcome, label)
     assert "🌱 Your first day of learning!" in texts(outcome)
+
+
+def test_the_privacy_notice_comes_after_the_language_and_before_anything_else(
+    engine: Engine,
+) -> None:
+    outcome = engine.step(None, Start())
+    outcome = press(engine, outcome, "English")
+    assert outcome.state.screen == "consent"
+    assert "Before we start, a quick read" in texts(outcome)
+    labels = [option.label for option in buttons(outcome).options]
+    assert labels == ["✅ I agree", "📖 Just read, keep nothing", "👦 I'm under 16"]
+    # Only the language changed; the service keeps no event before the notice is answered.
+    assert [event.type for event in outcome.events] == ["locale.changed"]
+    agreed = press(engine, outcome, "✅")
+    assert agreed.state.consent == "given"
+    assert [(e.type, e.data) for e in agreed.events] == [
+        ("consent.given", {"version": "2026-11-1", "by": "learner"})
+    ]
+    assert agreed.state.screen == "menu"
+    assert "Thank you! We'll keep how far you've got" in texts(agreed)
+
+
+def test_just_reading_and_agreeing_later(engine: Engine) -> None:
+    outcome = engine.step(None, Start(payload="lang_en"))
+    assert outcome.state.screen == "consent"
+    reading = press(engine, outcome, "📖")
+    assert reading.state.consent == "declined"
+    assert reading.state.screen == "menu"
+    assert "You're reading without keeping progress" in texts(reading)
+    lesson = press(engine, reading, "📘 Demo")
+    assert lesson.state.screen == "module"
+    later = engine.step(lesson.state, TextInput(text="/agree"))
+    assert later.state.consent == "given"
+    assert later.state.screen == "module"  # the same screen again
+    assert [e.type for e in later.events] == ["consent.given"]
+
+
+def test_a_child_needs_a_parent_or_volunteer(engine: Engine) -> None:
+    outcome = engine.step(None, Start(payload="lang_en"))
+    child = press(engine, outcome, "👦")
+    assert child.state.consent == "guardian"
+    assert [e.type for e in child.events] == ["consent.guardian_needed"]
+    assert "a parent, guardian or the volunteer who invited you must agree" in texts(child)
+    labels = [option.label for option in buttons(child).options]
+    assert labels == ["👨‍👩‍👧 I'm the parent or guardian: I agree", "📖 Just read, keep nothing"]
+    waiting = press(engine, child, "📖")
+    assert waiting.state.consent == "guardian"  # still waiting for a grown-up
+    parent = press(engine, child, "👨‍👩‍👧")
+    assert parent.state.consent == "given"
+    assert parent.events[0].data["by"] == "guardian"
+
+
+def test_a_lesson_link_opens_the_lesson_right_after_the_notice(engine: Engine) -> None:
+    outcome = engine.step(None, Start(payload="lesson_first"))
+    assert outcome.state.screen == "consent"
+    opened = press(engine, outcome, "✅")
+    assert opened.state.screen == "lesson"
+    assert opened.state.position is not None
+    assert opened.state.position.lesson_id == "first"
+    assert opened.state.opening is None

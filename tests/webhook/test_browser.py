@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, ViewportSize, expect, sync_playwright
 
 from bot.engine import QRReply, Reply, TextReply, phrases
 from bot.service import utcnow
@@ -89,6 +89,9 @@ def test_a_learner_finishes_a_lesson_on_a_phone(
         page.goto(f"{server}/chat")
         expect(page.locator(".options button:enabled")).to_have_count(2)
         _tap(page, "English")
+        # The privacy notice comes before anything is kept.
+        expect(page.locator(".msg").last).to_contain_text(phrases.CONSENT.en[:30])
+        _tap(page, phrases.CONSENT_YES.en)
         expect(page.locator(".msg").last).to_contain_text(phrases.MENU.en)
         # Each step of the fixture lesson: say, show, quiz, drill; only the newest buttons work.
         for label in ("Demo", LESSON, "Next", "Done", "Nobody", "A scam"):
@@ -176,5 +179,55 @@ def test_a_reply_queued_while_the_page_is_open_appears_by_itself(
         expect(page.locator(".msg.bot")).to_have_count(bubbles + 2)
         # Fetched means delivered: nothing is left pending.
         assert "pending" not in _queue(_database(tmp_path), visitor, [])
+    finally:
+        context.close()
+
+
+INJECTIONS = ("<img src=x onerror=alert(1)>", "<script>alert(2)</script>")
+
+
+def test_markup_typed_or_queued_is_shown_as_text_and_never_runs(
+    server: str, browser: Browser, tmp_path: Path
+) -> None:
+    """A learner's words and a lesson's or helper's words are drawn as text: no element is
+    made from them, no script runs, and the page's policy would refuse inline script anyway."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    dialogs: list[str] = []
+
+    def refuse(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", refuse)
+    try:
+        response = page.goto(f"{server}/chat")
+        assert response is not None
+        policy = response.headers["content-security-policy"]
+        assert "script-src 'self'" in policy
+        assert "unsafe-inline" not in policy
+        assert response.headers["x-frame-options"] == "DENY"
+        expect(page.locator(".options button:enabled")).to_have_count(2)
+        for text in INJECTIONS:
+            before = _bubbles(page)
+            page.fill("#text", text)
+            page.click("#sendButton")
+            _wait_for_replies(page, before)
+            expect(page.locator(".msg.me").last).to_have_text(text)
+        (visitor,) = [c["value"] for c in context.cookies() if c["name"] == "camtay_chat"]
+        bubbles = page.locator(".msg.bot").count()
+        _queue(_database(tmp_path), visitor, [TextReply(text=INJECTIONS[0])])
+        expect(page.locator(".msg.bot")).to_have_count(bubbles + 1, timeout=10_000)
+        expect(page.locator(".msg.bot").last).to_have_text(INJECTIONS[0])
+        assert page.locator("#log img").count() == 0
+        assert page.locator("#log script").count() == 0
+        # Even a script put into the page by a bug could not run: inline script is refused.
+        page.evaluate(
+            "() => { const s = document.createElement('script');"
+            " s.textContent = 'alert(3)'; document.body.appendChild(s); }"
+        )
+        page.wait_for_timeout(500)
+        assert dialogs == []
     finally:
         context.close()

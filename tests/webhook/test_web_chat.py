@@ -81,6 +81,8 @@ async def test_a_newcomer_completes_a_lesson(client: httpx.AsyncClient) -> None:
     first = await page.send(kind="start")
     assert first[-1]["kind"] == "choices"
     await page.tap("English")
+    assert "Before we start, a quick read" in page.texts[-1]
+    await page.tap("✅ I agree")
     await page.tap("📘 Demo")
     await page.tap("📘 Lesson one")
     await page.tap("Next")

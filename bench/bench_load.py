@@ -1,0 +1,718 @@
+"""Load: Telegram updates over HTTP to `camtay serve` in production mode, beside a baseline.
+
+On 127.0.0.1 only, as subprocesses (like bench/soak.py):
+
+- a fake Telegram Bot API (tests/fakes/telegram.py), which the web processes call for button
+  presses (answerCallbackQuery, editMessageReplyMarkup);
+- N × `camtay serve` with CAMTAY_ENVIRONMENT=production on a scratch PostgreSQL database
+  (`camtay_bench_load`, created, migrated with `camtay db upgrade`, dropped) and Redis db 13
+  (emptied first), CAMTAY_EMBEDDED_WORKER=false: a request is the ingress turn (secret check,
+  parse, flood check, learner lock, dedup, engine, one transaction), the outbox is not drained;
+- N × bench/baseline_app.py on the same database, served by uvicorn the same way: the same
+  three writes (dedup, state, outbox) through asyncpg in one transaction, nothing else.
+
+A load generator in this process (httpx.AsyncClient) posts real Telegram update JSON
+(tests/fakes/updates.py): /start, presses on the newest keyboard (callback queries), a typed
+answer (the first button's label), /menu, /lang. Each update has its own update_id; chats are
+distinct, so learner locks never serialize requests. Phases, interleaved so that both servers
+see the same machine: warm-up; closed loop (`--concurrency` clients, each playing a chat's
+script, then the next chat) for `--duration` s, which gives the maximum turns/s; open loop at a
+fixed `--rate` (arrivals on a fixed schedule; latency counted from the scheduled time, so a
+server that falls behind is charged for it). When camtay cannot sustain the rate (completed
+< 95 % of offered, or p99 > 1 s), lower rates are tried and the highest sustained one is
+reported too. RSS of every web process (VmRSS, /proc) after warm-up and at the end.
+
+    .venv/bin/python bench/bench_load.py                      # about 3 minutes
+    .venv/bin/python bench/bench_load.py --web-processes 2
+
+Prints a markdown table and writes bench/results/load.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+THIS = Path(__file__).resolve()
+ROOT = THIS.parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # tests.fakes is not installed with the package
+
+import asyncpg  # noqa: E402
+import httpx  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from bot.store.scratch import asyncpg_dsn, execute  # noqa: E402
+
+PYTHON = sys.executable
+TOKEN = "123456:LOAD-bench-token"  # noqa: S105 -- the fake Bot API's, nothing real
+SECRET = "load_bench_secret-0123456789"  # noqa: S105 -- only these processes check it
+WEBHOOK = "/webhook/telegram"
+HOOK_HEADERS = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
+RESULTS = ROOT / "bench" / "results"
+# One learner's updates: text, "press" (first button of the newest keyboard) or "type" (its
+# label typed as an answer).
+SCRIPT: tuple[str, ...] = (
+    "/start",
+    "press",
+    "press",
+    "type",
+    "press",
+    "/menu",
+    "press",
+    "press",
+    "press",
+    "/lang",
+)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "CAMTAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+        ),
+        help="a URL on the PostgreSQL server to use (the scratch database is made beside it)",
+    )
+    parser.add_argument("--database", default="camtay_bench_load")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13", help="emptied first")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
+    parser.add_argument("--warmup", type=float, default=6.0, help="seconds of warm-up each")
+    parser.add_argument("--concurrency", type=int, default=32, help="closed-loop clients")
+    parser.add_argument("--rate", type=float, default=300.0, help="open-loop updates/s")
+    parser.add_argument("--web-processes", type=int, default=1)
+    parser.add_argument("--log-level", default="WARNING", help="both servers' log level")
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--output", type=Path, default=RESULTS / "load.json")
+    parser.add_argument("--logs", type=Path, help="keep the servers' logs in this folder")
+    parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def serve_fake() -> None:
+    """The fake Bot API in this process: prints its URL, serves until stdin closes."""
+    from tests.fakes.telegram import FakeTelegram
+
+    async def main() -> None:
+        async with FakeTelegram(TOKEN) as fake:
+            print(fake.base_url, flush=True)
+            await asyncio.to_thread(sys.stdin.read)
+
+    asyncio.run(main())
+
+
+def rss_mb(pid: int) -> dict[str, float]:
+    """VmRSS and VmHWM (peak) of a process, in MB."""
+    found: dict[str, float] = {}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                found[key] = int(value.split()[0]) / 1024
+    return found
+
+
+def cpu_times() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [float(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_avg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def percentile(ordered: Sequence[float], fraction: float) -> float:
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def start_fake() -> subprocess.Popen[str]:
+    """The fake Bot API in a child process; its first line on stdout is its URL."""
+    return subprocess.Popen(  # noqa: S603 -- this very script
+        [PYTHON, str(THIS), "--serve-fake"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def migrate(env: dict[str, str]) -> None:
+    """`camtay db upgrade` on the scratch database."""
+    done = subprocess.run(  # noqa: S603 -- camtay itself
+        [PYTHON, "-m", "bot.cli", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+# --- servers ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    name: str
+    kind: str  # camtay | baseline
+    urls: list[str]
+    processes: list[subprocess.Popen[bytes]]
+    logs: list[Path]
+
+    def rss(self) -> list[dict[str, float]]:
+        return [rss_mb(process.pid) for process in self.processes]
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def start_server(
+    kind: str, count: int, env: dict[str, str], dsn: str, log_level: str, home: Path
+) -> Server:
+    urls, processes, logs = [], [], []
+    for number in range(count):
+        port = free_port()
+        if kind == "camtay":
+            command = [PYTHON, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        else:
+            command = [PYTHON, str(ROOT / "bench" / "baseline_app.py"), "--dsn", dsn]
+            command += ["--port", str(port), "--log-level", log_level]
+        log = home / f"{kind}{number}.log"
+        processes.append(
+            subprocess.Popen(  # noqa: S603 -- fixed commands
+                command,
+                cwd=ROOT,
+                env=env,
+                stdout=log.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+        urls.append(f"http://127.0.0.1:{port}")
+        logs.append(log)
+    return Server(kind, kind, urls, processes, logs)
+
+
+async def wait_up(server: Server, within: float = 120) -> None:
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient(timeout=5) as http:
+        for url, process, log in zip(server.urls, server.processes, server.logs, strict=True):
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{server.name} exited: {log.read_text()[-2000:]}")
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get(f"{url}/healthz")).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{server.name} did not come up")
+                await asyncio.sleep(0.2)
+
+
+# --- the workload -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    text: str | None = None
+    data: str = ""
+    buttons: tuple[tuple[str, str], ...] = ()
+    message_text: str = ""
+
+
+class Updates:
+    """Telegram update bodies: unique update ids, one script per chat."""
+
+    def __init__(self, steps: list[Step], first_update: int = 1_000_000) -> None:
+        self.steps = steps
+        self.next_update = first_update
+        self.next_chat = first_update * 50
+
+    def new_chats(self, count: int) -> list[int]:
+        first, self.next_chat = self.next_chat, self.next_chat + count
+        return list(range(first, first + count))
+
+    def body(self, chat: int, step: Step) -> bytes:
+        from tests.fakes import updates
+
+        self.next_update += 1
+        if step.text is not None:
+            update = updates.text_message(self.next_update, chat, step.text)
+        else:
+            update = updates.callback_query(
+                self.next_update,
+                chat,
+                step.data,
+                message_id=self.next_update,
+                message_text=step.message_text,
+                buttons=step.buttons,
+            )
+        return json.dumps(update).encode()
+
+
+async def probe(url: str, database_url: str) -> list[Step]:
+    """Play SCRIPT once on camtay, reading each keyboard back from the outbox, so that the load
+    replays it blind with buttons the engine really offered."""
+    from bot.engine import ChoicesReply
+    from bot.service import Outgoing
+    from bot.store import Database
+
+    database = Database(database_url)
+    updates = Updates([])
+    (chat,) = updates.new_chats(1)
+    steps: list[Step] = []
+    keyboard: ChoicesReply | None = None
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            for kind in SCRIPT:
+                if kind in ("press", "type"):
+                    assert keyboard is not None, "a press before any keyboard"
+                    first = keyboard.options[0]
+                    step = (
+                        Step(text=first.label)
+                        if kind == "type"
+                        else Step(
+                            data=first.key,
+                            buttons=tuple((o.label, o.key) for o in keyboard.options),
+                            message_text=keyboard.text,
+                        )
+                    )
+                else:
+                    step = Step(text=kind)
+                response = await http.post(
+                    WEBHOOK, content=updates.body(chat, step), headers=HOOK_HEADERS
+                )
+                assert response.json()["outcome"] == "turn", response.text
+                steps.append(step)
+                async with database.unit_of_work() as uow:
+                    learner = await uow.learners.get("telegram", str(chat))
+                    assert learner is not None
+                    rows = await uow.outbox.history(learner.id, 0, limit=10_000)
+                    replies = [Outgoing.from_row(row).reply for row in rows]
+                keyboard = [r for r in replies if isinstance(r, ChoicesReply)][-1]
+    finally:
+        await database.dispose()
+    return steps
+
+
+@dataclass
+class Phase:
+    server: str
+    name: str
+    offered_rate: float | None = None
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    wall: float = 0.0
+    load_before: list[float] = field(default_factory=list)
+    load_after: list[float] = field(default_factory=list)
+    cpu_busy: float = 0.0
+    server_cpu: float = 0.0
+    generator_cpu: float = 0.0
+    dropped: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies_ms)
+        done = len(ordered)
+        return {
+            "server": self.server,
+            "phase": self.name,
+            "offered_rate": self.offered_rate,
+            "requests": done,
+            "errors": sum(self.errors.values()),
+            "error_kinds": dict(self.errors.most_common(5)),
+            "dropped": self.dropped,
+            "wall_s": round(self.wall, 2),
+            "turns_per_s": round(done / self.wall, 1) if self.wall else 0.0,
+            "p50_ms": round(percentile(ordered, 0.50), 2),
+            "p95_ms": round(percentile(ordered, 0.95), 2),
+            "p99_ms": round(percentile(ordered, 0.99), 2),
+            "max_ms": round(ordered[-1], 2) if ordered else None,
+            "loadavg_before": self.load_before,
+            "loadavg_after": self.load_after,
+            "machine_cpu_busy": round(self.cpu_busy, 3),
+            "server_cpu_s": round(self.server_cpu, 2),
+            "server_cpu_ms_per_turn": round(self.server_cpu / done * 1000, 2) if done else None,
+            "generator_cpu_ms_per_request": (
+                round(self.generator_cpu / done * 1000, 2) if done else None
+            ),
+        }
+
+    def sustained(self) -> bool:
+        info = self.summary()
+        return (
+            self.offered_rate is not None
+            and info["turns_per_s"] >= 0.95 * self.offered_rate
+            and info["p99_ms"] <= 1000
+            and not info["errors"]
+            and not self.dropped
+        )
+
+
+async def post(http: httpx.AsyncClient, url: str, body: bytes, phase: Phase) -> bool:
+    try:
+        response = await http.post(url + WEBHOOK, content=body, headers=HOOK_HEADERS)
+    except Exception as error:  # a benchmark counts failures and reports them
+        phase.errors[f"{type(error).__name__}: {str(error)[:80]}"] += 1
+        return False
+    if response.status_code != 200:
+        phase.errors[f"HTTP {response.status_code}: {response.text[:80]}"] += 1
+        return False
+    outcome = response.json().get("outcome")
+    if outcome != "turn":
+        phase.errors[f"outcome {outcome}"] += 1
+    return True
+
+
+class Measure:
+    """Wall time, load average, machine CPU and the server's own CPU around a phase."""
+
+    def __init__(self, phase: Phase, server: Server) -> None:
+        self.phase = phase
+        self.pids = [process.pid for process in server.processes]
+
+    def server_cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids)
+
+    def __enter__(self) -> Measure:
+        self.phase.load_before = load_avg()
+        self.own = self.server_cpu()
+        self.generator = time.process_time()
+        self.cpu = cpu_times()
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.phase.wall = time.perf_counter() - self.started
+        busy, total = cpu_times()
+        self.phase.cpu_busy = (busy - self.cpu[0]) / max(1.0, total - self.cpu[1])
+        self.phase.server_cpu = self.server_cpu() - self.own
+        self.phase.generator_cpu = time.process_time() - self.generator
+        self.phase.load_after = load_avg()
+
+
+async def closed_loop(
+    http: httpx.AsyncClient,
+    server: Server,
+    updates: Updates,
+    phase: Phase,
+    clients: int,
+    duration: float,
+) -> Phase:
+    """`clients` tasks, each playing a fresh chat's whole script, then the next, until the
+    time is up (a script in progress is finished, untimed for the throughput)."""
+    deadline = time.perf_counter() + duration
+    count = len(server.urls)
+
+    async def client() -> None:
+        while time.perf_counter() < deadline:
+            (chat,) = updates.new_chats(1)
+            url = server.urls[chat % count]
+            for step in updates.steps:
+                if time.perf_counter() >= deadline:
+                    return
+                body = updates.body(chat, step)
+                started = time.perf_counter()
+                if await post(http, url, body, phase):
+                    phase.latencies_ms.append((time.perf_counter() - started) * 1000)
+
+    with Measure(phase, server):
+        await asyncio.gather(*(client() for _ in range(clients)))
+    return phase
+
+
+async def open_loop(
+    http: httpx.AsyncClient,
+    server: Server,
+    updates: Updates,
+    phase: Phase,
+    rate: float,
+    duration: float,
+    max_in_flight: int | None = None,
+) -> Phase:
+    """Arrivals every 1/rate s, step-major over enough chats that a chat's next update comes
+    duration/len(script) s after its last (so its updates stay in order). Latency runs from the
+    scheduled time: a server that falls behind is charged for the wait. Arrivals beyond
+    `max_in_flight` (default: one second's worth) are dropped and counted, so an overloaded
+    server fails the rate quickly instead of queueing minutes of work."""
+    max_in_flight = max_in_flight or max(50, int(rate))
+    total = int(rate * duration)
+    steps = updates.steps
+    chats = updates.new_chats(max(1, -(-total // len(steps))))
+    count = len(server.urls)
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one(url: str, body: bytes, due: float) -> None:
+        if await post(http, url, body, phase):
+            phase.latencies_ms.append((time.perf_counter() - due) * 1000)
+
+    with Measure(phase, server):
+        start = time.perf_counter()
+        for index in range(total):
+            step, chat = steps[index // len(chats)], chats[index % len(chats)]
+            due = start + index / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if len(tasks) >= max_in_flight:
+                phase.dropped += 1
+                continue
+            body = updates.body(chat, step)
+            task = asyncio.create_task(one(server.urls[chat % count], body, due))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.gather(*tasks)
+    return phase
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| server | phase | turns/s | p50 ms | p99 ms | max ms | errors (dropped) | server CPU "
+        "ms/turn | generator CPU ms/request | load avg (1 min) before → after | machine CPU "
+        "busy |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['server']} | {row['phase']} | {row['turns_per_s']:,.0f} | {row['p50_ms']} "
+            f"| {row['p99_ms']} | {row['max_ms']} | {row['errors']} ({row['dropped']}) | "
+            f"{row['server_cpu_ms_per_turn']} | {row['generator_cpu_ms_per_request']} | "
+            f"{row['loadavg_before'][0]} → {row['loadavg_after'][0]} "
+            f"| {row['machine_cpu_busy']:.0%} |"
+        )
+    return "\n".join(lines)
+
+
+async def bench(args: argparse.Namespace, home: Path) -> int:
+    server_url = args.postgres
+    url = make_url(server_url).set(database=args.database).render_as_string(hide_password=False)
+    dsn = asyncpg_dsn(url)
+    await execute(server_url, f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+    await execute(server_url, f'CREATE DATABASE "{args.database}"')
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(args.redis)
+    await redis.flushdb()
+    await redis.aclose()
+    fake = start_fake()
+    servers: list[Server] = []
+    results: dict[str, Any] = {}
+    try:
+        assert fake.stdout is not None
+        fake_url = fake.stdout.readline().strip()
+        base_env = {k: v for k, v in os.environ.items() if not k.startswith("CAMTAY_")}
+        env = base_env | {
+            "CAMTAY_ENVIRONMENT": "production",
+            "CAMTAY_DATABASE_URL": url,
+            "CAMTAY_REDIS_URL": args.redis,
+            "CAMTAY_PUBLIC_URL": "https://camtay.bench.vn",
+            "CAMTAY_SECRET_KEY": "load-bench-" + "k7Q2" * 8,
+            "CAMTAY_TELEGRAM_TOKEN": TOKEN,
+            "CAMTAY_TELEGRAM_WEBHOOK_SECRET": SECRET,
+            "CAMTAY_TELEGRAM_API_URL": fake_url,
+            "CAMTAY_EMBEDDED_WORKER": "false",
+            "CAMTAY_REPORT_REFRESH_SECONDS": "0",
+            "CAMTAY_LOG_FORMAT": "json",
+            "CAMTAY_LOG_LEVEL": args.log_level.upper(),
+        }
+        migrate(env)
+        camtay = start_server("camtay", args.web_processes, env, dsn, args.log_level, home)
+        servers.append(camtay)
+        baseline: Server | None = None
+        if not args.skip_baseline:
+            baseline = start_server(
+                "baseline", args.web_processes, base_env, dsn, args.log_level, home
+            )
+            servers.append(baseline)
+        for server in servers:
+            await wait_up(server)
+        steps = await probe(camtay.urls[0], url)
+        updates = Updates(steps, first_update=2_000_000)
+        print(f"probe: {len(steps)} updates per learner; load average {load_avg()}", flush=True)
+
+        # uvicorn closes idle keep-alive connections after 5 s: expire ours first.
+        limits = httpx.Limits(
+            max_connections=2000, max_keepalive_connections=2000, keepalive_expiry=3
+        )
+        phases: list[Phase] = []
+        rss: dict[str, Any] = {}
+        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+            for server in servers:  # warm-up: imports, pools, caches, JIT-less but warm
+                warm = Phase(server.name, "warm-up")
+                await closed_loop(http, server, updates, warm, 16, args.warmup)
+                if warm.errors:
+                    print(f"warm-up errors on {server.name}: {dict(warm.errors)}", flush=True)
+                rss[server.name] = {"after_warmup": server.rss()}
+            for server in servers:
+                phase = Phase(server.name, f"closed loop, {args.concurrency} clients")
+                await closed_loop(http, server, updates, phase, args.concurrency, args.duration)
+                phases.append(phase)
+                print(json.dumps(phase.summary()), flush=True)
+            sustained: dict[str, float | None] = {}
+            closed_rate = {phase.server: phase.summary()["turns_per_s"] for phase in phases}
+            for server in servers:
+                rate = args.rate
+                sustained[server.name] = None
+                for _attempt in range(5):
+                    phase = Phase(server.name, f"open loop, {rate:g}/s", offered_rate=rate)
+                    await open_loop(http, server, updates, phase, rate, args.duration)
+                    phases.append(phase)
+                    print(json.dumps(phase.summary()), flush=True)
+                    if phase.sustained():
+                        sustained[server.name] = rate
+                        break
+                    await asyncio.sleep(3)  # let the backlog drain before the next rate
+                    # Next: 80 % of the lower of this rate and the closed-loop maximum.
+                    lower = min(rate, closed_rate.get(server.name) or rate) * 0.8
+                    rate = float(int(lower / 5) * 5) if lower >= 10 else round(lower, 1)
+            for server in servers:
+                rss[server.name]["end"] = server.rss()
+
+        rows = [phase.summary() for phase in phases]
+        results = {
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "loadavg_end": load_avg(),
+            },
+            "options": {
+                key: str(value) if isinstance(value, Path) else value
+                for key, value in vars(args).items()
+                if key != "serve_fake"
+            },
+            "script": list(SCRIPT),
+            "phases": rows,
+            "rss_mb": rss,
+            "sustained_rate": sustained,
+        }
+        closed = {row["server"]: row for row in rows if row["phase"].startswith("closed")}
+        if "baseline" in closed and closed["baseline"]["turns_per_s"]:
+            results["camtay_share_of_baseline"] = round(
+                closed["camtay"]["turns_per_s"] / closed["baseline"]["turns_per_s"], 3
+            )
+        async with contextlib.AsyncExitStack():
+            connection = await asyncpg.connect(dsn)
+            try:
+                results["rows"] = {
+                    "processed_updates": await connection.fetchval(
+                        "SELECT count(*) FROM processed_updates"
+                    ),
+                    "outbox": await connection.fetchval("SELECT count(*) FROM outbox"),
+                    "baseline_dedup": await connection.fetchval(
+                        "SELECT count(*) FROM baseline_dedup"
+                    )
+                    if baseline is not None
+                    else 0,
+                }
+            finally:
+                await connection.close()
+        print()
+        print(
+            f"## bench_load: {args.web_processes} web process(es), {os.cpu_count()} CPUs, "
+            f"closed loop {args.concurrency} clients × {args.duration:g} s, open loop "
+            f"{args.duration:g} s"
+        )
+        print()
+        print(markdown(rows))
+        print()
+        for name, sizes in rss.items():
+            warm_rss = ", ".join(f"{r.get('VmRSS', 0):.0f}" for r in sizes["after_warmup"])
+            end_rss = ", ".join(
+                f"{r.get('VmRSS', 0):.0f} (peak {r.get('VmHWM', 0):.0f})" for r in sizes["end"]
+            )
+            print(f"RSS MB, {name}: after warm-up {warm_rss}; at the end {end_rss}")
+        if "camtay_share_of_baseline" in results:
+            share = results["camtay_share_of_baseline"]
+            print(f"camtay closed-loop throughput / baseline: {share:.0%}")
+        print(f"highest sustained open-loop rate tried: {sustained}")
+        print(f"load average at the end: {load_avg()}")
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.output}")
+        failed = sum(row["errors"] for row in rows)
+        return 1 if failed else 0
+    finally:
+        for server in servers:
+            server.stop()
+        if fake.stdin is not None:
+            fake.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            fake.wait(10)
+        if fake.poll() is None:
+            fake.kill()
+        await execute(server_url, f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+
+
+def main() -> int:
+    args = parse_args()
+    if args.serve_fake:
+        serve_fake()
+        return 0
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="camtay-load-") as tmp:
+        home = Path(tmp)
+        if args.logs is not None:
+            home = args.logs
+            home.mkdir(parents=True, exist_ok=True)
+        try:
+            return asyncio.run(bench(args, home))
+        except BaseException:
+            for log in sorted(home.glob("*.log")):
+                print(f"--- {log.name} (last lines)", file=sys.stderr)
+                print(
+                    "\n".join(log.read_text(errors="replace").splitlines()[-20:]), file=sys.stderr
+                )
+            raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Profile turns in-process on PostgreSQL with pyinstrument: Tutor.handle, or the whole webhook.
+
+    .venv/bin/python bench/profile_turn.py                    # 400 turns through Tutor.handle
+    .venv/bin/python bench/profile_turn.py --through webhook  # the Telegram webhook, over ASGI
+    .venv/bin/python bench/profile_turn.py --redis redis://127.0.0.1:6379/13   # RedisLocks
+
+`tutor`: the simulated learners of bench/simulate.py call `Tutor.handle(Inbound(...))` without a
+sender (the ingress turn of a webhook: lock, dedup, load, engine, save, outbox, commit).
+`webhook`: `POST /webhook/telegram` through the real app (httpx.ASGITransport, no sockets), with
+the Telegram script of bench_telegram.py: secret check, body, aiogram's Update, the channel, the
+turn. The turns run `--concurrency` at a time for distinct learners (1: one after another).
+A scratch database camtay_profile_<random> is created on the server, migrated and dropped.
+Prints turns/s and CPU ms per turn without the profiler, then pyinstrument's tree of a second,
+profiled run (`--html FILE` also writes the interactive page).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+for folder in (ROOT, ROOT / "bench"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+from pyinstrument import Profiler  # noqa: E402
+from redis.asyncio import Redis  # noqa: E402
+from simulate import Learner  # noqa: E402
+
+from bot.content import DEFAULT_LESSONS_DIR, load_catalog  # noqa: E402
+from bot.engine import Engine  # noqa: E402
+from bot.locks import LearnerLocks, MemoryLocks, RedisLocks  # noqa: E402
+from bot.service import Collector, Inbound, Tutor  # noqa: E402
+from bot.store import Database  # noqa: E402
+from bot.store.migrate import upgrade  # noqa: E402
+from bot.store.scratch import create_scratch, drop_scratch  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--turns", type=int, default=400, help="turns per run")
+    parser.add_argument("--concurrency", type=int, default=8, help="learners at once")
+    parser.add_argument("--through", choices=("tutor", "webhook"), default="tutor")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "CAMTAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument("--redis", help="RedisLocks on this URL (default: MemoryLocks)")
+    parser.add_argument("--html", type=Path, help="also write pyinstrument's HTML here")
+    parser.add_argument(
+        "--async-mode",
+        choices=("enabled", "disabled", "strict"),
+        default="disabled",
+        help="pyinstrument's: disabled shows the real stacks (SQLAlchemy's greenlets included)",
+    )
+    parser.add_argument("--depth", type=int, default=0, help="hide frames below this (0: all)")
+    return parser.parse_args()
+
+
+class TutorTurns:
+    """`Tutor.handle` for simulated learners, `concurrency` learners at a time."""
+
+    def __init__(self, url: str, locks: LearnerLocks) -> None:
+        self.database = Database(url)
+        self.tutor = Tutor(engine=Engine(load_catalog()), database=self.database, locks=locks)
+        self.run = uuid.uuid4().hex[:8]
+        self.rounds = 0
+
+    async def turns(self, count: int, concurrency: int) -> None:
+        self.rounds += 1
+        per = max(1, count // concurrency)
+
+        async def learner(index: int) -> None:
+            simulated = Learner(index)
+            key = f"{self.run}-{self.rounds}-{index}"
+            for turn in range(per):
+                inbound = Inbound("bench", key, simulated.next_input(), f"{key}-{turn}")
+                result = await self.tutor.handle(inbound)
+                collector = Collector()  # untimed in spirit: the learner must see the buttons
+                await self.tutor.deliver(result.learner_id, "bench", key, collector)
+                simulated.observe([message.reply for message in collector.messages])
+
+        await asyncio.gather(*(learner(index) for index in range(concurrency)))
+
+    async def close(self) -> None:
+        await self.database.dispose()
+
+
+class WebhookTurns:
+    """`POST /webhook/telegram` through the app, bench_telegram's script per chat."""
+
+    def __init__(self, url: str, redis: str | None) -> None:
+        import httpx
+        from bench_telegram import WebhookBench, bench_settings
+
+        from bot.wiring import build
+        from webhook.app import create_app
+
+        self.runtime = build(bench_settings(url, "http://127.0.0.1:9", DEFAULT_LESSONS_DIR, redis))
+        self.app = create_app(runtime=self.runtime)
+        self.http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://camtay.profile"
+        )
+        self.bench = WebhookBench(self.runtime, self.http, first_chat=1)
+        self.started = False
+        self.stack = contextlib.AsyncExitStack()
+
+    async def turns(self, count: int, concurrency: int) -> None:
+        from bench_telegram import Phase, run_phase
+
+        if not self.started:
+            await self.stack.enter_async_context(self.app.router.lifespan_context(self.app))
+            await self.bench.probe()
+            self.started = True
+        chats = self.bench.chats(max(1, count // len(self.bench.steps)))
+        phase = Phase("profile", concurrency)
+        await run_phase(phase, chats, self.bench.webhook_chat)
+        assert not phase.errors, phase.errors
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.stack.aclose()
+        await self.runtime.close()
+
+
+async def profile(url: str, args: argparse.Namespace) -> None:
+    locks: LearnerLocks = MemoryLocks()
+    if args.redis:
+        locks = RedisLocks(Redis.from_url(args.redis))
+    runner: TutorTurns | WebhookTurns = (
+        TutorTurns(url, locks) if args.through == "tutor" else WebhookTurns(url, args.redis)
+    )
+    try:
+        await runner.turns(min(100, args.turns), args.concurrency)  # warm-up
+        cpu, wall = time.process_time(), time.perf_counter()
+        await runner.turns(args.turns, args.concurrency)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        print(
+            f"{args.through}: {args.turns} turns, {args.concurrency} at once, no profiler: "
+            f"{args.turns / wall:.0f} turns/s, {cpu / args.turns * 1000:.2f} ms CPU per turn "
+            f"(this process), load average {[round(x, 2) for x in os.getloadavg()]}"
+        )
+        profiler = Profiler(async_mode=args.async_mode)
+        profiler.start()
+        await runner.turns(args.turns, args.concurrency)
+        profiler.stop()
+        print(profiler.output_text(unicode=True, color=False, show_all=False))
+        if args.html:
+            args.html.write_text(profiler.output_html())
+    finally:
+        await runner.close()
+        await locks.close()
+
+
+def main() -> int:
+    args = parse_args()
+    url = asyncio.run(create_scratch(args.postgres, "camtay_profile"))
+    try:
+        upgrade(url)
+        asyncio.run(profile(url, args))
+    finally:
+        asyncio.run(drop_scratch(args.postgres, url))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

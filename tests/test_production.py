@@ -1,0 +1,315 @@
+"""Production's sharing, against the real services: several processes, one PostgreSQL, one Redis.
+
+Each test stands in for two processes with two clients (two Redis connections, two database
+engines): the send limits shared by two workers, the dedup fast path, wake-ups from a web
+process to a worker, and two workers claiming the outbox with FOR UPDATE SKIP LOCKED.
+`make soak` (bench/soak.py) does the same with real processes killed at random.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.engine import Engine, Start, TextReply
+from bot.locks import MemoryLocks, RedisPacer, RedisRecentUpdates, RedisWakeups, moving_window
+from bot.service import Inbound, Outgoing, Tutor
+from bot.store import Database
+from bot.store.scratch import execute
+from bot.worker import OutboxWorker
+from tests.conftest import REDIS_URL, TABLES, Clock, connect_redis
+
+pytestmark = pytest.mark.redis
+
+
+async def second_client() -> Redis:
+    """Another connection to the test Redis, as another process would have."""
+    return Redis.from_url(REDIS_URL)
+
+
+def most_in_window(times: list[float], seconds: float) -> int:
+    ordered = sorted(times)
+    return max(
+        (bisect.bisect_left(ordered, t + seconds, lo=i) - i for i, t in enumerate(ordered)),
+        default=0,
+    )
+
+
+# --- send limits shared by two workers ----------------------------------------------------
+
+
+async def test_two_workers_share_the_bot_limit(redis: Redis) -> None:
+    other = await second_client()
+    try:
+        pacers = [
+            RedisPacer(client, "telegram", per_bot=20, per_chat=100) for client in (redis, other)
+        ]
+        for pacer in pacers:  # connected, and the limiter's scripts loaded
+            await pacer.wait("warm-up")
+        await redis.delete("camtay:pace:LIMITER/telegram/bot/20/1/second")
+        times: list[float] = []
+
+        async def sender(pacer: RedisPacer, chats: range) -> None:
+            for chat in chats:
+                await pacer.wait(chat)
+                times.append(time.monotonic())
+
+        # Two workers with four sends in flight each, 50 sends to 50 chats.
+        started = time.monotonic()
+        await asyncio.gather(*(sender(pacers[n % 2], range(n, 50, 8)) for n in range(8)))
+        # Alone, each worker would send its 25 within a second; together they wait their turn.
+        # (A send is recorded a little after its slot was counted: a 0.9-s window.)
+        assert most_in_window(times, 0.9) <= 20
+        assert time.monotonic() - started >= 1.9
+    finally:
+        await other.aclose()
+
+
+async def test_two_workers_share_a_chats_limit(redis: Redis) -> None:
+    other = await second_client()
+    try:
+        pacers = [RedisPacer(client, "telegram", per_chat=2, burst=2) for client in (redis, other)]
+        for pacer in pacers:  # connected, and the limiter's scripts loaded
+            await pacer.wait("warm-up")
+        times: list[float] = []
+
+        async def send(pacer: RedisPacer) -> None:
+            await pacer.wait(42)
+            times.append(time.monotonic())
+
+        await asyncio.gather(*(send(pacers[n % 2]) for n in range(6)))
+        times.sort()
+        # 2 a second to chat 42, whichever worker sends: 2 now, 2 after 1 s, 2 after 2 s.
+        assert all(later - earlier >= 0.8 for earlier, later in zip(times, times[2:], strict=False))
+        assert times[-1] - times[0] >= 1.9
+    finally:
+        await other.aclose()
+
+
+def test_rates_become_moving_windows_of_whole_seconds() -> None:
+    assert (moving_window(30, 1).amount, moving_window(30, 1).multiples) == (30, 1)
+    assert (moving_window(1, 3).amount, moving_window(1, 3).multiples) == (3, 3)
+    assert (moving_window(0.5, 1).amount, moving_window(0.5, 1).multiples) == (1, 2)
+    assert (moving_window(500, 3).amount, moving_window(500, 3).multiples) == (500, 1)
+
+
+# --- the dedup fast path ------------------------------------------------------------------
+
+
+class NoDatabase:
+    """A database the fast path must not need: any unit of work fails the test."""
+
+    dialect = "postgresql"
+
+    def unit_of_work(self) -> None:
+        raise AssertionError("a known redelivery reached the database")
+
+
+async def test_a_redelivery_is_answered_from_redis(
+    database: Database, engine: Engine, redis: Redis, clock: Clock
+) -> None:
+    def tutor(db: object) -> Tutor:
+        return Tutor(
+            engine=engine,
+            database=db,  # type: ignore[arg-type]
+            locks=MemoryLocks(),
+            clock=clock,
+            recent=RedisRecentUpdates(redis),
+        )
+
+    update = Inbound(channel="telegram", external_id="77", input=Start(), update_id="9001")
+    first = await tutor(database).handle(update)
+    assert not first.duplicate
+    assert await redis.get("camtay:update:telegram:9001") == str(first.learner_id).encode()
+    again = await tutor(NoDatabase()).handle(update)
+    assert again.duplicate
+    assert again.learner_id == first.learner_id
+
+
+async def test_without_redis_the_database_still_catches_a_redelivery(
+    database: Database, engine: Engine, clock: Clock
+) -> None:
+    gone = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    tutor = Tutor(
+        engine=engine,
+        database=database,
+        locks=MemoryLocks(),
+        clock=clock,
+        recent=RedisRecentUpdates(gone),
+    )
+    update = Inbound(channel="telegram", external_id="78", input=Start(), update_id="9002")
+    assert not (await tutor.handle(update)).duplicate
+    assert (await tutor.handle(update)).duplicate
+    await gone.aclose()
+
+
+# --- PostgreSQL: two workers on one outbox ------------------------------------------------
+
+
+@pytest.fixture
+def pg_url(postgres_url: str) -> str:
+    asyncio.run(execute(postgres_url, f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    return postgres_url
+
+
+@dataclass
+class Recorder:
+    """A sender that records what it sent, optionally slowly or stuck on one message."""
+
+    sent: list[tuple[str, int, str]] = field(default_factory=list)
+    delay: float = 0.0
+    stuck: Callable[[Outgoing], bool] = lambda _message: False
+    stuck_on: asyncio.Event = field(default_factory=asyncio.Event)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def wait_for(self, count: int) -> None:
+        """Until `count` messages were sent."""
+        while len(self.sent) < count:
+            self.changed.clear()
+            await self.changed.wait()
+
+    def as_worker(self, name: str) -> _Named:
+        return _Named(self, name)
+
+
+@dataclass
+class _Named:
+    recorder: Recorder
+    name: str
+
+    async def send(self, message: Outgoing) -> None:
+        if self.recorder.stuck(message):
+            self.recorder.stuck_on.set()
+            await asyncio.Event().wait()  # hangs until the worker is cancelled
+        await asyncio.sleep(self.recorder.delay)
+        self.recorder.sent.append((self.name, message.id, message.external_id))
+        self.recorder.changed.set()
+
+
+async def queue(database: Database, learners: int, each: int, clock: Clock) -> list[int]:
+    """`each` pending messages for each of `learners` learners; their ids in order."""
+    ids: list[int] = []
+    async with database.unit_of_work() as uow:
+        for n in range(learners):
+            learner, _ = await uow.learners.get_or_create(
+                channel="telegram", external_id=str(1000 + n), now=clock()
+            )
+            replies = [TextReply(text=f"{n}:{k}") for k in range(each)]
+            ids += await uow.outbox.add(learner, replies, clock())
+        await uow.commit()
+    return ids
+
+
+@pytest.fixture
+async def two_databases(pg_url: str) -> AsyncIterator[tuple[Database, Database]]:
+    first, second = Database(pg_url), Database(pg_url)
+    yield first, second
+    await first.dispose()
+    await second.dispose()
+
+
+def worker(database: Database, sender: _Named, clock: Clock, **options: object) -> OutboxWorker:
+    return OutboxWorker(
+        database=database,
+        locks=MemoryLocks(),
+        senders={"telegram": sender},
+        clock=clock,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.postgres
+async def test_two_workers_send_everything_once_and_in_order(
+    two_databases: tuple[Database, Database], clock: Clock
+) -> None:
+    a, b = two_databases
+    ids = await queue(a, learners=30, each=5, clock=clock)
+    recorder = Recorder(delay=0.002)
+    workers = [
+        worker(a, recorder.as_worker("a"), clock, concurrency=8),
+        worker(b, recorder.as_worker("b"), clock, concurrency=8),
+    ]
+    assert all(w.claims for w in workers)
+    stop = asyncio.Event()
+    running = [asyncio.create_task(w.run(stop, idle=0.05)) for w in workers]
+    async with asyncio.timeout(30):
+        await recorder.wait_for(len(ids))
+    await asyncio.sleep(0.2)  # time for a second send of anything, if there were one
+    stop.set()
+    await asyncio.gather(*running)
+    sent_ids = [message_id for _, message_id, _ in recorder.sent]
+    assert sorted(sent_ids) == ids  # each exactly once
+    by_learner: dict[str, list[int]] = defaultdict(list)
+    for _, message_id, chat in recorder.sent:
+        by_learner[chat].append(message_id)
+    assert all(sent == sorted(sent) for sent in by_learner.values())  # never overtaking
+    assert {name for name, _, _ in recorder.sent} == {"a", "b"}  # both did their share
+    async with a.unit_of_work() as uow:
+        assert await uow.outbox.count("pending") == 0
+        assert await uow.outbox.count("sent") == len(ids)
+
+
+@pytest.mark.postgres
+async def test_a_claimed_message_holds_back_the_learners_next_and_a_dead_claim_is_retaken(
+    two_databases: tuple[Database, Database], clock: Clock
+) -> None:
+    a, b = two_databases
+    first, second = await queue(a, learners=1, each=2, clock=clock)
+    hanging = Recorder(stuck=lambda message: message.id == first)
+    recorder = Recorder()
+    stop = asyncio.Event()
+    async with AsyncExitStack() as stack:
+        dying = asyncio.create_task(worker(a, hanging.as_worker("a"), clock).run(stop, idle=0.05))
+        stack.callback(dying.cancel)
+        await asyncio.wait_for(hanging.stuck_on.wait(), 5)
+        # Worker a holds the first message: b may send neither it nor the one after it.
+        other = worker(b, recorder.as_worker("b"), clock)
+        assert await other.run_once() == 0
+        assert recorder.sent == []
+        # Worker a dies mid-send: its transaction ends, and b takes the message over.
+        dying.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await dying
+        assert await other.run_once() == 2
+    assert [message_id for _, message_id, _ in recorder.sent] == [first, second]
+
+
+@pytest.mark.postgres
+async def test_a_web_process_wakes_a_worker_in_another(
+    pg_url: str, engine: Engine, clock: Clock
+) -> None:
+    redis_web, redis_worker = await connect_redis(), await second_client()
+    web_db, worker_db = Database(pg_url), Database(pg_url)
+    recorder = Recorder()
+    # The worker looks at the outbox by itself only every 30 s: only a wake-up is that quick.
+    sending = worker(worker_db, recorder.as_worker("w"), clock, wakeups=RedisWakeups(redis_worker))
+    web_side = worker(web_db, recorder.as_worker("web"), clock, wakeups=RedisWakeups(redis_web))
+    tutor = Tutor(engine=engine, database=web_db, locks=MemoryLocks(), clock=clock)
+    stop = asyncio.Event()
+    running = asyncio.create_task(sending.run(stop, idle=30))
+    try:
+        await asyncio.sleep(0.3)  # subscribed, and past its first look at the empty outbox
+        result = await tutor.handle(
+            Inbound(channel="telegram", external_id="5", input=Start(), update_id="1")
+        )
+        web_side.notify()  # what TelegramChannel's on_outbox does after the commit
+        async with asyncio.timeout(3):
+            await recorder.wait_for(len(result.outbox_ids))
+        assert {name for name, _, _ in recorder.sent} == {"w"}
+    finally:
+        stop.set()
+        await running
+        assert isinstance(web_side.wakeups, RedisWakeups)
+        await web_side.wakeups.close()
+        await redis_web.aclose()
+        await redis_worker.aclose()
+        await web_db.dispose()
+        await worker_db.dispose()
