@@ -399,3 +399,17 @@ def test_a_forwarded_message_is_one_to_check() -> None:
     assert parsed == Turn(42, TextInput(text="/check Tai khoan cua ban bi khoa"))
     plain = parse(Update.model_validate(updates.text_message(10, 42, "Tai khoan cua ban bi khoa")))
     assert plain == Turn(42, TextInput(text="Tai khoan cua ban bi khoa"))
+
+
+async def test_mydata_arrives_as_a_json_document(tg: Harness) -> None:
+    await tg.start()
+    await tg.press("📘 Demo")
+    await tg.say("/mydata")
+    (document,) = tg.fake.sent("sendDocument")
+    assert document.chat_id == CHAT
+    assert document.params["caption"].startswith("📄 Here is all the data we keep about you")
+    data = json.loads(document.files["document"])
+    (learner,) = data["tables"]["learners"]
+    assert learner["external_id"] == str(CHAT)
+    assert learner["consent_version"] == "2026-11-1/learner"
+    assert data["tables"]["events"]  # what they did, since they agreed
