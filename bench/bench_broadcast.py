@@ -35,7 +35,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -50,7 +49,15 @@ for folder in (ROOT, THIS.parent):
 
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
-from bench_load import cpu_seconds, free_port, load_avg, percentile, rss_mb  # noqa: E402
+from bench_load import (  # noqa: E402
+    cpu_seconds,
+    free_port,
+    load_avg,
+    percentile,
+    rss_mb,
+    run_in_home,
+    stop_fake,
+)
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.store.scratch import asyncpg_dsn, execute  # noqa: E402
@@ -489,12 +496,7 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
     finally:
         for process in reversed(processes):
             stop(process)
-        if fake.stdin is not None:
-            fake.stdin.close()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            fake.wait(10)
-        if fake.poll() is None:
-            fake.kill()
+        stop_fake(fake)
         await execute(server_url, f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
 
 
@@ -503,20 +505,7 @@ def main() -> int:
     if args.serve_fake:
         serve_fake()
         return 0
-    with tempfile.TemporaryDirectory(prefix="camtay-broadcast-") as tmp:
-        home = Path(tmp)
-        if args.logs is not None:
-            home = args.logs
-            home.mkdir(parents=True, exist_ok=True)
-        try:
-            return asyncio.run(bench(args, home))
-        except BaseException:
-            for log in sorted(home.glob("*.log")):
-                print(f"--- {log.name} (last lines)", file=sys.stderr)
-                print(
-                    "\n".join(log.read_text(errors="replace").splitlines()[-20:]), file=sys.stderr
-                )
-            raise
+    return run_in_home(bench, args, "camtay-broadcast-")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -682,29 +682,35 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
     finally:
         for server in servers:
             server.stop()
-        if fake.stdin is not None:
-            fake.stdin.close()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            fake.wait(10)
-        if fake.poll() is None:
-            fake.kill()
+        stop_fake(fake)
         await execute(server_url, f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
 
 
-def main() -> int:
-    args = parse_args()
-    if args.serve_fake:
-        serve_fake()
-        return 0
+def stop_fake(fake: subprocess.Popen[str]) -> None:
+    """Stop the fake Bot API server: end its input, then wait, then kill."""
+    if fake.stdin is not None:
+        fake.stdin.close()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        fake.wait(10)
+    if fake.poll() is None:
+        fake.kill()
+
+
+def run_in_home(
+    run: Callable[[argparse.Namespace, Path], Coroutine[Any, Any, int]],
+    args: argparse.Namespace,
+    prefix: str,
+) -> int:
+    """Run a benchmark in a scratch folder (or `--logs`), showing its logs' ends if it fails."""
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="camtay-load-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         home = Path(tmp)
         if args.logs is not None:
             home = args.logs
             home.mkdir(parents=True, exist_ok=True)
         try:
-            return asyncio.run(bench(args, home))
+            return asyncio.run(run(args, home))
         except BaseException:
             for log in sorted(home.glob("*.log")):
                 print(f"--- {log.name} (last lines)", file=sys.stderr)
@@ -712,6 +718,14 @@ def main() -> int:
                     "\n".join(log.read_text(errors="replace").splitlines()[-20:]), file=sys.stderr
                 )
             raise
+
+
+def main() -> int:
+    args = parse_args()
+    if args.serve_fake:
+        serve_fake()
+        return 0
+    return run_in_home(bench, args, "camtay-load-")
 
 
 if __name__ == "__main__":
