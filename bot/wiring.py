@@ -138,10 +138,8 @@ def build(settings: Settings, catalog: Catalog | None = None) -> Runtime:
     # A blocking pool: under overload a turn waits for a connection (back-pressure) instead of
     # failing with MaxConnectionsError, which the platform would see as a 500.
     redis = (
-        Redis(
-            connection_pool=BlockingConnectionPool.from_url(
-                settings.redis_url, max_connections=200, timeout=10
-            )
+        Redis.from_pool(  # the client owns the pool: closing it closes the connections
+            BlockingConnectionPool.from_url(settings.redis_url, max_connections=200, timeout=10)
         )
         if settings.redis_url
         else None
