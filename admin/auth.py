@@ -179,4 +179,5 @@ def require(*roles: Role) -> Any:
 
 Anyone = Annotated[Principal, require("admin", "analyst", "viewer")]
 AdminOnly = Annotated[Principal, require("admin")]
+AdminOrViewer = Annotated[Principal, require("admin", "viewer")]
 NotViewer = Annotated[Principal, require("admin", "analyst")]

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from admin import audit
-from admin.auth import Principal, require, runtime_of
+from admin.auth import AdminOrViewer, Principal, runtime_of
 from admin.learners import (
     MAX_ID,
     MAX_PAGE_SIZE,
@@ -58,7 +58,6 @@ from bot.wiring import Runtime
 
 router = APIRouter(tags=["broadcasts"])
 
-AdminOrViewer = Annotated[Principal, require("admin", "viewer")]
 PUSH_CHANNELS = ("telegram", "zalo_bot", "zalo_oa")
 """Channels that can write to a learner who is not in the chat right now."""
 QUEUE_BATCH = 1000

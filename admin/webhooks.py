@@ -18,7 +18,7 @@ from pydantic import ConfigDict, Field, field_validator
 from sqlalchemy import ColumnElement, and_, func, select, true
 
 from admin import audit
-from admin.auth import Principal, require, runtime_of
+from admin.auth import AdminOrViewer, Principal, runtime_of
 from admin.learners import (
     MAX_ID,
     MAX_PAGE_SIZE,
@@ -39,7 +39,6 @@ from bot.wiring import Runtime
 
 router = APIRouter(tags=["webhooks"])
 
-AdminOrViewer = Annotated[Principal, require("admin", "viewer")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such subscription in the caller's scope"}
 }

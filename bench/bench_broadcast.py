@@ -56,6 +56,7 @@ from bench_load import (  # noqa: E402
     percentile,
     rss_mb,
     run_in_home,
+    server_arguments,
     stop_fake,
 )
 from sqlalchemy.engine import make_url  # noqa: E402
@@ -75,16 +76,7 @@ RESULTS = ROOT / "bench" / "results"
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get(
-            "CAMTAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-        ),
-        help="a URL on the PostgreSQL server to use (the scratch database is made beside it)",
-    )
-    parser.add_argument("--database", default="camtay_bench_broadcast")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13", help="emptied first")
+    parser = server_arguments(__doc__.split("\n", 1)[0], "camtay_bench_broadcast")
     parser.add_argument("--learners", type=int, default=100_000, help="recipients to seed")
     parser.add_argument("--active", type=int, default=50, help="learners chatting meanwhile")
     parser.add_argument(

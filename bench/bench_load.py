@@ -81,8 +81,9 @@ SCRIPT: tuple[str, ...] = (
 )
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+def server_arguments(description: str, database: str) -> argparse.ArgumentParser:
+    """The options every production benchmark shares: where PostgreSQL and Redis are."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--postgres",
         default=os.environ.get(
@@ -90,8 +91,13 @@ def parse_args() -> argparse.Namespace:
         ),
         help="a URL on the PostgreSQL server to use (the scratch database is made beside it)",
     )
-    parser.add_argument("--database", default="camtay_bench_load")
+    parser.add_argument("--database", default=database)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/13", help="emptied first")
+    return parser
+
+
+def parse_args() -> argparse.Namespace:
+    parser = server_arguments(__doc__.split("\n", 1)[0], "camtay_bench_load")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
     parser.add_argument("--warmup", type=float, default=6.0, help="seconds of warm-up each")
     parser.add_argument("--concurrency", type=int, default=32, help="closed-loop clients")
