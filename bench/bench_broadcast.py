@@ -84,6 +84,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--output", type=Path, default=RESULTS / "broadcast.json")
     parser.add_argument("--logs", type=Path, help="keep the processes' logs in this folder")
+    parser.add_argument(
+        "--calls", type=Path, help="also write each send's (received time, chat) to this file"
+    )
     parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -442,6 +445,9 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
         }
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(summary, indent=2) + "\n")
+        if args.calls:
+            rows = [[round(at - sent_at, 4), chat] for at, chat in sends if at >= sent_at]
+            args.calls.write_text(json.dumps({"sends": rows}) + "\n")
         during = [row[0] for row in loads]
         print()
         print(f"## bench_broadcast: {args.learners:,} learners, {args.active} active")

@@ -54,7 +54,9 @@ def parse_args() -> argparse.Namespace:
             "CAMTAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
         ),
     )
-    parser.add_argument("--redis", help="RedisLocks on this URL (default: MemoryLocks)")
+    parser.add_argument(
+        "--redis", help="RedisLocks on this URL, emptied first (default: MemoryLocks)"
+    )
     parser.add_argument("--html", type=Path, help="also write pyinstrument's HTML here")
     parser.add_argument(
         "--async-mode",
@@ -63,6 +65,9 @@ def parse_args() -> argparse.Namespace:
         help="pyinstrument's: disabled shows the real stacks (SQLAlchemy's greenlets included)",
     )
     parser.add_argument("--depth", type=int, default=0, help="hide frames below this (0: all)")
+    parser.add_argument(
+        "--statements", action="store_true", help="also count the SQL statements a turn runs"
+    )
     return parser.parse_args()
 
 
@@ -132,10 +137,37 @@ class WebhookTurns:
         await self.runtime.close()
 
 
+async def count_statements(runner: TutorTurns | WebhookTurns, args: argparse.Namespace) -> None:
+    """Run the turns again, counting each SQL statement by its first words."""
+    from collections import Counter
+
+    from sqlalchemy import event
+
+    engine = (
+        runner.database if isinstance(runner, TutorTurns) else runner.runtime.database
+    ).engine.sync_engine
+    counts: Counter[str] = Counter()
+
+    def count(*arguments: object) -> None:
+        statement = " ".join(str(arguments[2]).split())
+        counts[statement[:90]] += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        await runner.turns(args.turns, args.concurrency)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    total = sum(counts.values())
+    print(f"SQL statements: {total / args.turns:.2f} a turn ({total} in {args.turns} turns)")
+    for statement, number in counts.most_common(25):
+        print(f"  {number / args.turns:6.2f}  {statement}")
+
+
 async def profile(url: str, args: argparse.Namespace) -> None:
     locks: LearnerLocks = MemoryLocks()
     if args.redis:
         locks = RedisLocks(Redis.from_url(args.redis))
+        await locks.redis.flushdb()  # update ids remembered by an earlier run would be duplicates
     runner: TutorTurns | WebhookTurns = (
         TutorTurns(url, locks) if args.through == "tutor" else WebhookTurns(url, args.redis)
     )
@@ -149,6 +181,8 @@ async def profile(url: str, args: argparse.Namespace) -> None:
             f"{args.turns / wall:.0f} turns/s, {cpu / args.turns * 1000:.2f} ms CPU per turn "
             f"(this process), load average {[round(x, 2) for x in os.getloadavg()]}"
         )
+        if args.statements:
+            await count_statements(runner, args)
         profiler = Profiler(async_mode=args.async_mode)
         profiler.start()
         await runner.turns(args.turns, args.concurrency)

@@ -13,17 +13,21 @@ import re
 import secrets
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Literal
-
-from PIL import Image, ImageDraw, ImageFont
+from typing import TYPE_CHECKING, Literal
 
 from bot import vietnam
 from bot.engine import Catalog, Event, Locale, QRReply, Reply, TextReply
 from bot.hooks.publisher import publish
-from bot.pictures import FontsMissingError, drawable, font_files
 from bot.qr import qr_png
 from bot.store.db import UnitOfWork
 from bot.store.models import Certificate
+
+if TYPE_CHECKING:
+    # Pillow (and bot.pictures, which draws with it) is imported where a name is cleaned or a
+    # certificate drawn: a web process that never does either does not carry it.
+    from PIL import ImageDraw, ImageFont
+
+    FreeOrDefault = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 PASS_SHARE = 0.6
 """A post-check passed: at least this share of its questions answered right."""
@@ -59,6 +63,8 @@ def verify_url(base_url: str, code: str) -> str:
 
 def clean_name(display_name: str) -> str:
     """The name as printed: what the font can draw, on one line, at most 64 characters."""
+    from bot.pictures import FontsMissingError, drawable
+
     try:
         text = drawable(display_name)
     except FontsMissingError:
@@ -194,11 +200,12 @@ def issued_on(certificate: Certificate) -> date:
 # --- drawing -------------------------------------------------------------------------------
 
 
-FreeOrDefault = ImageFont.FreeTypeFont | ImageFont.ImageFont
-
-
 @functools.lru_cache(maxsize=32)
 def _font(size: int, bold: bool = False) -> FreeOrDefault:
+    from PIL import ImageFont
+
+    from bot.pictures import FontsMissingError, font_files
+
     try:
         regular, heavy = font_files()
     except FontsMissingError:
@@ -252,6 +259,8 @@ def render_png(
     url: str,
 ) -> bytes:
     """The certificate as a 1200×850 PNG, with the QR code of `url` at its own pixel scale."""
+    from PIL import Image, ImageDraw
+
     image = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(image)
     draw.rectangle((18, 18, WIDTH - 19, HEIGHT - 19), outline=ACCENT, width=6)

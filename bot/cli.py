@@ -8,7 +8,7 @@ import getpass
 import logging
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,6 +17,8 @@ from bot.engine import Catalog
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
     from bot.wiring import Runtime
 
 app = typer.Typer(help="camtay: a chat tutor for safe phone skills.", no_args_is_help=True)
@@ -104,6 +106,17 @@ def db_upgrade(revision: str = "head") -> None:
     settings = _settings()
     upgrade(settings.effective_database_url, revision)
     typer.echo(f"database at {revision}")
+
+
+def run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """Run a long-lived process's main coroutine on uvloop where it is installed (uvicorn picks
+    it too): the same asyncio code, with a faster event loop under asyncpg and redis-py."""
+    try:
+        import uvloop
+    except ImportError:  # not on this platform: the standard loop
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 @app.command()
@@ -267,7 +280,7 @@ def worker() -> None:
                 await thinking
             await runtime.close()
 
-    asyncio.run(main())
+    run_fast(main())
 
 
 admin_app = typer.Typer(help="Admin API tokens.", no_args_is_help=True)

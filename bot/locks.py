@@ -16,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 import time
 from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Protocol
 
+from aiolimiter import AsyncLimiter
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -28,6 +30,7 @@ from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
+from bot.channels.pacing import Slots, bot_rate
 from bot.observability import LOCK_WAIT_SECONDS
 
 log = logging.getLogger(__name__)
@@ -88,7 +91,7 @@ class RedisLocks:
     A holder keeps its lock alive (every `expire` / 3 s) for as long as it works, so a long
     turn keeps it while a dead process's lock expires within `expire` seconds: a learner whose
     web process was killed mid-turn waits seconds, not half a minute. While waiting for a lock
-    it polls every 10 ms for a second, then every 100 ms.
+    it polls with a backoff from 5 ms to 200 ms.
     """
 
     def __init__(self, redis: Redis, timeout: float = 10.0, expire: float = 5.0) -> None:
@@ -119,14 +122,17 @@ class RedisLocks:
                 await lock.release()
 
     async def _acquire(self, lock: Lock) -> bool:
-        started = time.monotonic()
-        deadline = started + self.timeout
+        deadline = time.monotonic() + self.timeout
+        pause = 0.005
         while not await lock.acquire(blocking=False):
             now = time.monotonic()
             if now >= deadline:
                 return False
-            # Every 10 ms for a second (a quick second tap), then every 100 ms (a dead holder).
-            await asyncio.sleep(min(0.01 if now - started < 1 else 0.1, deadline - now))
+            # Backing off from 5 ms (a quick second tap waits about one turn) to 200 ms (a
+            # dead holder), with jitter: under overload, many waiters must not poll Redis in
+            # step, nor often.
+            await asyncio.sleep(min(pause * (0.5 + random.random()), deadline - now))  # noqa: S311
+            pause = min(pause * 2, 0.2)
         return True
 
     async def _keep(self, lock: Lock) -> None:
@@ -146,9 +152,10 @@ class RedisLocks:
 
 
 class Pace(Protocol):
-    """Return when one more message may go to `chat` (a channel's sender calls it per send)."""
+    """Return when one more message may go to `chat` (a channel's sender calls it per send);
+    a `bulk` one (a broadcast, a reminder) after the replies waiting for the same limit."""
 
-    async def wait(self, chat: Hashable) -> None: ...
+    async def wait(self, chat: Hashable, *, bulk: bool = False) -> None: ...
 
 
 def moving_window(rate: float, burst: int) -> RateLimitItemPerSecond:
@@ -162,9 +169,13 @@ class RedisPacer:
     """A channel's send rates shared by every worker: one moving window per chat and one for
     the whole bot, kept in Redis by `limits` (its Lua scripts check and count atomically).
 
-    With Telegram's defaults: at most 30 sends in any second for the bot, at most 3 in any
-    3 seconds to one chat. Waiting is the only thing done here: when a window is full, sleep
-    until its oldest send leaves it, then ask again.
+    With Telegram's defaults: at most 29 sends in any second for the bot (`BOT_SHARE` of 30:
+    Telegram counts by arrival, and sends bunch up a little on the way), at most 3 in any
+    3 seconds to one chat. In each process, one task at a time asks for the bot's window,
+    replies first (`Slots`), and its tries are spaced (aiolimiter: never two at once): a moving
+    window alone lets a whole second's worth go at once, say after a stall, and keeps that
+    bunch in step every second after. Waiting is the only thing done
+    here: when a window is full, sleep until its oldest send leaves it, then ask again.
     """
 
     def __init__(
@@ -184,21 +195,41 @@ class RedisPacer:
             key_prefix="camtay:pace",
         )
         self._limiter = MovingWindowRateLimiter(storage)
-        self._bot = moving_window(per_bot, 1)
+        self._bot = moving_window(bot_rate(per_bot), 1)
         self._chat = moving_window(per_chat, burst)
+        # Never two at once: at least 1 / (1.1 × per_bot) s apart. (Faster than the window, so
+        # a late wake-up is made up for; but a bucket of one, so that the window's full second
+        # does not fill it with two sends that then go together, second after second.)
+        self._spacing = AsyncLimiter(1, 1 / (1.1 * per_bot))
+        self._slots = Slots(self._take_bot)
+        self._full = False
         self._channel = channel
         self._poll = poll
 
-    async def wait(self, chat: Hashable) -> None:
+    async def wait(self, chat: Hashable, *, bulk: bool = False) -> None:
         await self._take(self._chat, self._channel, "chat", str(chat))
-        await self._take(self._bot, self._channel, "bot")
+        await self._slots.wait(bulk=bulk)
+
+    async def _take_bot(self) -> None:
+        """One slot in the bot's window, spaced from the last one this process took."""
+        if self._full:  # it was full last time: a try now would likely be wasted
+            await self._sleep_until_free(self._bot, self._channel, "bot")
+        await self._spacing.acquire()
+        self._full = not await self._limiter.hit(self._bot, self._channel, "bot")
+        if self._full:
+            await self._take(self._bot, self._channel, "bot")
 
     async def _take(self, item: RateLimitItemPerSecond, *key: str) -> None:
         while not await self._limiter.hit(item, *key):
-            stats = await self._limiter.get_window_stats(item, *key)
-            # Several workers may wake for the same free slot: only one gets it, the others
-            # sleep again.
-            await asyncio.sleep(max(self._poll, stats.reset_time - time.time()))
+            await self._sleep_until_free(item, *key)
+
+    async def _sleep_until_free(self, item: RateLimitItemPerSecond, *key: str) -> None:
+        stats = await self._limiter.get_window_stats(item, *key)
+        if stats.remaining > 0:  # one left meanwhile
+            return
+        # Several workers may wake for the same free slot: only one gets it, the others
+        # sleep again.
+        await asyncio.sleep(max(self._poll, stats.reset_time - time.time()))
 
 
 # --- recent updates: the dedup fast path ------------------------------------------------------

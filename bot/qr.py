@@ -5,8 +5,6 @@ from __future__ import annotations
 import functools
 import io
 
-import segno
-
 MAX_DATA = 300
 """QRReply.data's limit; longer data would make a dense code that old phone cameras misread."""
 ERROR = "m"
@@ -25,6 +23,8 @@ def qr_png(data: str) -> bytes:
     """
     if not data or len(data) > MAX_DATA:
         raise ValueError(f"QR data must be 1 to {MAX_DATA} characters, not {len(data)}")
+    import segno  # on the first code drawn: a process that draws none does not carry it
+
     # No boost: the level stays M, so a code's look depends on its data alone.
     code = segno.make_qr(data, error=ERROR, boost_error=False)
     width, _ = code.symbol_size(scale=1, border=BORDER)

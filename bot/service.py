@@ -32,7 +32,7 @@ from bot.engine import phrases as p
 from bot.hooks.publisher import publish
 from bot.locks import LearnerLocks, NoRecentUpdates, RecentUpdates
 from bot.store.db import Database, UnitOfWork
-from bot.store.models import Learner, ModelJob, OutboxMessage
+from bot.store.models import REPLY_PRIORITY, Learner, ModelJob, OutboxMessage
 from bot.store.repositories import remember_list
 
 if TYPE_CHECKING:
@@ -66,6 +66,8 @@ class Outgoing:
     channel: str
     external_id: str
     reply: Reply
+    bulk: bool = False
+    """A broadcast or reminder: paced after the replies waiting to go (bot.channels.pacing)."""
 
     @classmethod
     def from_row(cls, row: OutboxMessage) -> Outgoing:
@@ -74,6 +76,7 @@ class Outgoing:
             channel=row.channel,
             external_id=row.external_id,
             reply=REPLY.validate_python(row.payload),
+            bulk=row.priority > REPLY_PRIORITY,
         )
 
 

@@ -29,7 +29,6 @@ from bot.locks import (
 from bot.service import Sender, Tutor, utcnow
 from bot.settings import Settings
 from bot.store import Database
-from bot.store.migrate import upgrade
 from bot.worker import OutboxWorker
 
 if TYPE_CHECKING:
@@ -95,6 +94,8 @@ class Runtime:
 def migrate_if_embedded(settings: Settings) -> None:
     """The embedded SQLite default migrates itself; a shared database is migrated by a job."""
     if settings.embedded:
+        from bot.store.migrate import upgrade  # Alembic and Mako: only for this (~7 MB)
+
         upgrade(settings.effective_database_url)
 
 

@@ -94,6 +94,46 @@ async def test_two_workers_share_a_chats_limit(redis: Redis) -> None:
         await other.aclose()
 
 
+async def test_a_reply_overtakes_the_bulk_sends_waiting_in_its_worker(redis: Redis) -> None:
+    pacer = RedisPacer(redis, "telegram", per_bot=20, per_chat=100)
+    await pacer.wait("warm-up")  # connected, and the limiter's scripts loaded
+    await redis.delete("camtay:pace:LIMITER/telegram/bot/19/1/second")
+    order: list[str] = []
+    window_full = asyncio.Event()
+
+    async def send(name: str, *, bulk: bool) -> None:
+        await pacer.wait(name, bulk=bulk)
+        order.append(name)
+        if len(order) == 19:
+            window_full.set()
+
+    # A broadcast fills the second's 19 sends; 11 more wait for the window, then a reply.
+    broadcast = [asyncio.create_task(send(f"bulk{n}", bulk=True)) for n in range(30)]
+    await asyncio.wait_for(window_full.wait(), 5)
+    await send("reply", bulk=False)
+    # It takes the next slot that frees, ahead of the 11 bulk sends waiting longer.
+    assert order.index("reply") <= 20
+    for task in broadcast:
+        task.cancel()
+    await asyncio.gather(*broadcast, return_exceptions=True)
+
+
+async def test_sends_are_spaced_not_bunched_at_the_start_of_a_window(redis: Redis) -> None:
+    pacer = RedisPacer(redis, "telegram", per_bot=40, per_chat=100)
+    await pacer.wait("warm-up")
+    await redis.delete("camtay:pace:LIMITER/telegram/bot/38/1/second")
+    times: list[float] = []
+
+    async def send(chat: int) -> None:
+        await pacer.wait(chat, bulk=chat % 3 > 0)
+        times.append(time.monotonic())
+
+    await asyncio.gather(*(send(chat) for chat in range(30)))
+    # A moving window alone lets all 30 go at once: spaced, one at a time, ≥ 1/44 s apart.
+    assert most_in_window(times, 0.1) <= 6
+    assert max(times) - min(times) >= 0.5
+
+
 def test_rates_become_moving_windows_of_whole_seconds() -> None:
     assert (moving_window(30, 1).amount, moving_window(30, 1).multiples) == (30, 1)
     assert (moving_window(1, 3).amount, moving_window(1, 3).multiples) == (3, 3)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-
-import bm25s  # type: ignore[import-untyped]
+from typing import Any
 
 from bot.engine.lesson import Catalog, DrillStep, Lesson, Locale, QuizStep, SayStep, ShowStep, Text
 from bot.engine.matching import fold
@@ -70,14 +69,28 @@ def passages(lesson: Lesson) -> list[Passage]:
 
 
 class Library:
-    """Every lesson passage, indexed once at start-up (a few hundred; milliseconds)."""
+    """Every lesson passage, indexed on the first question (a few hundred; milliseconds).
+
+    The index is built when it is first searched, not at start-up: bm25s brings numpy, some
+    13 MB in every web process, and most processes never answer a question.
+    """
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.passages = [passage for lesson in catalog.ordered() for passage in passages(lesson)]
-        self._index = bm25s.BM25()
-        corpus = [tokens(f"{p.text.vi}\n{p.text.en}") for p in self.passages]
-        self._index.index(corpus, show_progress=False)
+        self._built: Any = None
+
+    @property
+    def _index(self) -> Any:
+        """The BM25 index over the passages, built on first use (no await: one turn builds it)."""
+        if self._built is None:
+            import bm25s  # type: ignore[import-untyped]
+
+            index = bm25s.BM25()
+            corpus = [tokens(f"{p.text.vi}\n{p.text.en}") for p in self.passages]
+            index.index(corpus, show_progress=False)
+            self._built = index
+        return self._built
 
     def search(self, question: str, limit: int = 3) -> list[Hit]:
         """The best passages for a question, best first; empty when nothing is close enough."""

@@ -368,30 +368,31 @@ class ZaloBotSender:
 
     async def send(self, message: Outgoing) -> None:
         try:
-            await self._send(message.external_id, message)
+            await self._send(message.external_id, message, bulk=message.bulk)
         except ZaloBotError as error:
             raise delivery_error(error) from error
 
-    async def _send(self, chat_id: str, message: Outgoing) -> None:
+    async def _send(self, chat_id: str, message: Outgoing, *, bulk: bool) -> None:
+        # `bulk` (a broadcast, a reminder): paced after the replies waiting to go.
         reply = message.reply
         if isinstance(reply, PictureReply):
-            await self._picture(chat_id, reply)
+            await self._picture(chat_id, reply, bulk=bulk)
             return
         if isinstance(reply, QRReply):
-            await self._qr(chat_id, reply)
+            await self._qr(chat_id, reply, bulk=bulk)
             return
         if isinstance(reply, FileReply):
             # No documents on this platform: the caption carries the download link.
-            await self._text(chat_id, reply.caption or reply.url or reply.name)
+            await self._text(chat_id, reply.caption or reply.url or reply.name, bulk=bulk)
             return
         assert isinstance(reply, TextReply | ChoicesReply)  # noqa: S101 -- the union's rest
         text = menu_text(reply) if isinstance(reply, ChoicesReply) else reply.text
-        await self._text(chat_id, text)
+        await self._text(chat_id, text, bulk=bulk)
 
-    async def _text(self, chat_id: str, text: str) -> None:
+    async def _text(self, chat_id: str, text: str, *, bulk: bool) -> None:
         for part in split_text(text, MAX_TEXT):
             if part.strip():  # the API refuses empty text
-                await self._pace.wait(chat_id)
+                await self._pace.wait(chat_id, bulk=bulk)
                 await self.client.send_message(chat_id, part)
 
     def _public_url(self) -> str | None:
@@ -401,28 +402,29 @@ class ZaloBotSender:
             log.warning("CAMTAY_PUBLIC_URL is not set: Zalo Bot gets captions, not pictures")
         return self.public_url
 
-    async def _picture(self, chat_id: str, reply: PictureReply) -> None:
+    async def _picture(self, chat_id: str, reply: PictureReply, *, bulk: bool) -> None:
         public_url = self._public_url()
         if public_url is None:
-            await self._text(chat_id, reply.caption or PICTURE_FALLBACK)
+            await self._text(chat_id, reply.caption or PICTURE_FALLBACK, bulk=bulk)
             return
-        await self._photo(chat_id, asset_url(public_url, reply.path), reply.caption or None)
+        url = asset_url(public_url, reply.path)
+        await self._photo(chat_id, url, reply.caption or None, bulk=bulk)
 
-    async def _qr(self, chat_id: str, reply: QRReply) -> None:
+    async def _qr(self, chat_id: str, reply: QRReply, *, bulk: bool) -> None:
         public_url = self._public_url()
         if public_url is None:
             # The link alone still works: a tap opens it on the phone it is meant for.
-            await self._text(chat_id, qr_text(reply))
+            await self._text(chat_id, qr_text(reply), bulk=bulk)
             return
-        await self._photo(chat_id, qr_url(public_url, reply.data), qr_text(reply))
+        await self._photo(chat_id, qr_url(public_url, reply.data), qr_text(reply), bulk=bulk)
 
-    async def _photo(self, chat_id: str, url: str, caption: str | None) -> None:
+    async def _photo(self, chat_id: str, url: str, caption: str | None, *, bulk: bool) -> None:
         """A photo by URL with its caption; a caption over the text limit follows it."""
         long_caption = caption is not None and len(caption) > MAX_TEXT
-        await self._pace.wait(chat_id)
+        await self._pace.wait(chat_id, bulk=bulk)
         await self.client.send_photo(chat_id, url, None if long_caption else caption)
         if long_caption and caption is not None:
-            await self._text(chat_id, caption)
+            await self._text(chat_id, caption, bulk=bulk)
 
 
 # --- wiring, webhook registration and polling -----------------------------------------------

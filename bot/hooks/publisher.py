@@ -113,7 +113,8 @@ async def publish(
         return 0
     checks: dict[str, Any] | None = None
     if any(event.type == "check.completed" for event in events):
-        # The turn saved the state just before: in the session already, no query.
+        # The turn saved the state just before, in this transaction (rare: a message checked
+        # while a subscription listens).
         state = await session.get(ConversationState, person)
         checks = dict(state.state.get("checks", {})) if state is not None else {}
     published = [found for event in events if (found := public(event, checks)) is not None]

@@ -12,9 +12,8 @@ import ipaddress
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import tldextract
 
 from bot.engine.matching import fold
 from bot.scam.domains import (
@@ -30,10 +29,19 @@ from bot.scam.domains import (
     Brand,
 )
 
+if TYPE_CHECKING:
+    import tldextract
+
 
 @functools.cache
 def extractor() -> tldextract.TLDExtract:
-    """tldextract on its bundled public suffix snapshot only: no download, no cache files."""
+    """tldextract on its bundled public suffix snapshot only: no download, no cache files.
+
+    Imported and built on the first link checked: tldextract (with requests) and its suffix
+    list cost some 6 MB in every process, and most turns carry no link.
+    """
+    import tldextract
+
     return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
 
 

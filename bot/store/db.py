@@ -50,7 +50,11 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # No pre-ping: on asyncpg it is three round trips (BEGIN, ";", ROLLBACK) before every unit
+    # of work, as many as the turn's own writes. A connection dropped by a restarted server
+    # fails the one unit of work that meets it; SQLAlchemy then discards every older pooled
+    # connection, and the platform redelivers the update (the dedup row makes that safe).
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
 
 
 class UnitOfWork:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import Table, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -25,6 +25,19 @@ from bot.store.models import (
     OutboxMessage,
     ProcessedUpdate,
 )
+
+
+def _table(model: type[Any]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)  # noqa: S101 -- every model here maps one table
+    return table
+
+
+# Tables for the Core statements of every turn: no ORM objects or bulk machinery there.
+STATES = _table(ConversationState)
+EVENTS = _table(EventRecord)
+OUTBOX = _table(OutboxMessage)
+PROCESSED = _table(ProcessedUpdate)
 
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
@@ -106,25 +119,46 @@ class LearnerRepository:
 
 
 class StateRepository:
+    """The conversation state as a JSON document, read and written with single statements (no
+    ORM objects: the hot path of every turn)."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self._rows: dict[int, ConversationState] = {}
+        self._stored: set[int] = set()
+        """Learners whose row this unit of work has read: save() updates it in place."""
 
     async def load(self, learner_id: int) -> dict[str, Any] | None:
         # FOR UPDATE (PostgreSQL): two linked accounts of one person change one state in turn.
-        row = await self.session.get(ConversationState, learner_id, with_for_update=True)
-        if row is not None:
-            self._rows[learner_id] = row  # save() updates this row without reading it again
-        return None if row is None else dict(row.state)
+        state = await self.session.scalar(
+            select(ConversationState.state)
+            .where(ConversationState.learner_id == learner_id)
+            .with_for_update()
+        )
+        if state is None:
+            return None
+        self._stored.add(learner_id)
+        return dict(state)
 
     async def save(self, learner_id: int, state: dict[str, Any], now: datetime) -> None:
-        row = self._rows.get(learner_id) or await self.session.get(ConversationState, learner_id)
-        if row is None:
-            self.session.add(ConversationState(learner_id=learner_id, state=state, updated_at=now))
-        else:
-            row.state = state
-            row.updated_at = now
-        await self.session.flush()
+        if learner_id not in self._stored:
+            exists_already = await self.session.scalar(
+                select(ConversationState.learner_id).where(
+                    ConversationState.learner_id == learner_id
+                )
+            )
+            if exists_already is None:
+                await self.session.execute(
+                    insert(STATES).values(learner_id=learner_id, state=state, updated_at=now)
+                )
+                self._stored.add(learner_id)
+                return
+            self._stored.add(learner_id)
+        # An ORM-enabled UPDATE: a state row some other code holds in this session follows.
+        await self.session.execute(
+            update(ConversationState)
+            .where(ConversationState.learner_id == learner_id)
+            .values(state=state, updated_at=now)
+        )
 
 
 class ProgressRepository:
@@ -183,18 +217,22 @@ class EventRepository:
 
     async def append(self, learner_id: int, events: Sequence[Event], now: datetime) -> None:
         """Log the events, and queue the public ones for event webhooks in this transaction."""
-        self.session.add_all(
-            EventRecord(
-                learner_id=learner_id,
-                type=event.type,
-                lesson_id=event.lesson_id,
-                step_id=event.step_id,
-                data=event.data,
-                occurred_at=now,
-            )
-            for event in events
+        if not events:
+            return
+        await self.session.execute(
+            insert(EVENTS),  # Core: no ORM bulk machinery
+            [
+                {
+                    "learner_id": learner_id,
+                    "type": event.type,
+                    "lesson_id": event.lesson_id,
+                    "step_id": event.step_id,
+                    "data": event.data,
+                    "occurred_at": now,
+                }
+                for event in events
+            ],
         )
-        await self.session.flush()
         await hooks.publish(self.session, learner_id, events, now)
 
     async def count_since(self, type_: str, since: datetime, learner_id: int | None = None) -> int:
@@ -220,13 +258,26 @@ class DedupRepository:
 
     async def claim(self, channel: str, update_id: str, now: datetime) -> bool:
         """Record the update as processed; False when it already was (a redelivery)."""
-        statement = (
-            dialect_insert(self.session, ProcessedUpdate)
-            .values(channel=channel, update_id=update_id, processed_at=now)
-            .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+        dialect = self.session.get_bind().dialect.name
+        statement = _CLAIMS.get(dialect)
+        if statement is None:  # built once per dialect: this runs on every turn
+            statement = _CLAIMS[dialect] = (
+                dialect_insert(self.session, PROCESSED)
+                .values(
+                    channel=bindparam("channel"),
+                    update_id=bindparam("update_id"),
+                    processed_at=bindparam("processed_at"),
+                )
+                .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+            )
+        result = await self.session.execute(
+            statement, {"channel": channel, "update_id": update_id, "processed_at": now}
         )
-        result = await self.session.execute(statement)
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+_CLAIMS: dict[str, Any] = {}
+"""DedupRepository's INSERT … ON CONFLICT DO NOTHING, by dialect."""
 
 
 def remember_list(account: Learner, replies: Sequence[Reply]) -> None:
@@ -254,22 +305,26 @@ class OutboxRepository:
         buttons become the list a typed number picks from."""
         if unasked:
             remember_list(learner, replies)
-        rows = [
-            OutboxMessage(
-                learner_id=learner.id,
-                channel=learner.channel,
-                external_id=learner.external_id,
-                payload=reply.model_dump(),
-                status="pending",
-                priority=priority,
-                attempts=0,
-                created_at=now,
-            )
-            for reply in replies
-        ]
-        self.session.add_all(rows)
-        await self.session.flush()
-        return [row.id for row in rows]
+        if not replies:
+            return []
+        # One INSERT … RETURNING for all of them, ids in the replies' order.
+        result = await self.session.execute(
+            insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "learner_id": learner.id,
+                    "channel": learner.channel,
+                    "external_id": learner.external_id,
+                    "payload": reply.model_dump(),
+                    "status": "pending",
+                    "priority": priority,
+                    "attempts": 0,
+                    "created_at": now,
+                }
+                for reply in replies
+            ],
+        )
+        return list(result.scalars())
 
     async def pending(self, learner_id: int) -> Sequence[OutboxMessage]:
         result = await self.session.scalars(

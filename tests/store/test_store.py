@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import func, select
 
@@ -166,3 +168,44 @@ async def test_regression_a_nested_unit_of_work_fails_fast_instead_of_hanging(
                 pass
     async with database.unit_of_work():  # and the queue is free again
         pass
+
+
+async def test_a_dropped_connection_costs_one_unit_of_work_at_most(
+    database: Database, clock: Clock
+) -> None:
+    """No pre-ping: when PostgreSQL drops the pooled connections (a restart), the first unit of
+    work may fail; SQLAlchemy then discards the stale pool, and the next ones work."""
+    if database.dialect != "postgresql":
+        pytest.skip("PostgreSQL's backends can be terminated")
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    async def a_learner(name: str) -> None:
+        async with database.unit_of_work() as uow:
+            await uow.learners.get_or_create(channel="web", external_id=name, now=clock())
+            await uow.commit()
+
+    # Several pooled connections, all of them then terminated by another connection.
+    await asyncio.gather(*(a_learner(f"before-{n}") for n in range(4)))
+    async with database.engine.connect() as connection:
+        mine = await connection.scalar(text("SELECT pg_backend_pid()"))
+        killed = await connection.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> :mine"
+            ),
+            {"mine": mine},
+        )
+        await connection.commit()
+    assert killed >= 1
+    errors: list[DBAPIError] = []
+    for n in range(6):
+        try:
+            await a_learner(f"after-{n}")
+        except DBAPIError as error:
+            errors.append(error)
+    assert len(errors) <= 1
+    assert all(error.connection_invalidated for error in errors)
+    failures = len(errors)
+    async with database.unit_of_work() as uow:
+        assert await uow.learners.count() == 4 + 6 - failures
