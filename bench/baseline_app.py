@@ -69,7 +69,9 @@ def create_app(dsn: str) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         pool = await asyncpg.create_pool(dsn, min_size=2, max_size=POOL_SIZE)
         assert pool is not None
-        async with pool.acquire() as connection:
+        async with pool.acquire() as connection, connection.transaction():
+            # Several baseline processes start at once: one creates the tables at a time.
+            await connection.execute("SELECT pg_advisory_xact_lock(4242)")
             await connection.execute(SCHEMA)
         pools.append(pool)
         yield
