@@ -31,7 +31,6 @@ import asyncio
 import bisect
 import contextlib
 import json
-import os
 import random
 import subprocess
 import sys
@@ -52,14 +51,15 @@ import httpx  # noqa: E402
 from bench_load import (  # noqa: E402
     cpu_seconds,
     free_port,
+    fresh_database_and_redis,
     load_avg,
     percentile,
+    production_env,
     rss_mb,
     run_in_home,
     server_arguments,
     stop_fake,
 )
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.store.scratch import asyncpg_dsn, execute  # noqa: E402
 
@@ -279,33 +279,17 @@ async def count_pending(dsn: str, broadcast_id: int) -> tuple[int, int, str]:
 
 async def bench(args: argparse.Namespace, home: Path) -> int:
     server_url = args.postgres
-    url = make_url(server_url).set(database=args.database).render_as_string(hide_password=False)
+    url = await fresh_database_and_redis(server_url, args.database, args.redis)
     dsn = asyncpg_dsn(url)
-    await execute(server_url, f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
-    await execute(server_url, f'CREATE DATABASE "{args.database}"')
-    from redis.asyncio import Redis
-
-    redis = Redis.from_url(args.redis)
-    await redis.flushdb()
-    await redis.aclose()
     fake = start_fake()
     processes: list[subprocess.Popen[bytes]] = []
     try:
         assert fake.stdout is not None
         fake_url = fake.stdout.readline().strip()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CAMTAY_")} | {
-            "CAMTAY_ENVIRONMENT": "production",
-            "CAMTAY_DATABASE_URL": url,
-            "CAMTAY_REDIS_URL": args.redis,
-            "CAMTAY_PUBLIC_URL": "https://camtay.bench.vn",
-            "CAMTAY_SECRET_KEY": "broadcast-bench-" + "k7Q2" * 8,
-            "CAMTAY_TELEGRAM_TOKEN": TOKEN,
-            "CAMTAY_TELEGRAM_WEBHOOK_SECRET": SECRET,
-            "CAMTAY_TELEGRAM_API_URL": fake_url,
-            "CAMTAY_EMBEDDED_WORKER": "false",
-            "CAMTAY_REPORT_REFRESH_SECONDS": "0",
-            "CAMTAY_LOG_FORMAT": "json",
-            "CAMTAY_LOG_LEVEL": "WARNING",
+        _, env = production_env(
+            url, args.redis, fake_url, "WARNING", "broadcast", token=TOKEN, secret=SECRET
+        )
+        env |= {
             # The real default rates, stated so that no .env can change them.
             "CAMTAY_TELEGRAM_PER_BOT_RATE": "30",
             "CAMTAY_TELEGRAM_PER_CHAT_RATE": "1",

@@ -567,38 +567,60 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-async def bench(args: argparse.Namespace, home: Path) -> int:
-    server_url = args.postgres
-    url = make_url(server_url).set(database=args.database).render_as_string(hide_password=False)
-    dsn = asyncpg_dsn(url)
-    await execute(server_url, f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
-    await execute(server_url, f'CREATE DATABASE "{args.database}"')
+async def fresh_database_and_redis(server_url: str, database: str, redis_url: str) -> str:
+    """Create the scratch database `database` anew on the server and empty the Redis db; the
+    scratch database's URL."""
     from redis.asyncio import Redis
 
-    redis = Redis.from_url(args.redis)
+    url = make_url(server_url).set(database=database).render_as_string(hide_password=False)
+    await execute(server_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    await execute(server_url, f'CREATE DATABASE "{database}"')
+    redis = Redis.from_url(redis_url)
     await redis.flushdb()
     await redis.aclose()
+    return url
+
+
+def production_env(
+    url: str,
+    redis_url: str,
+    fake_url: str,
+    log_level: str,
+    name: str,
+    *,
+    token: str = TOKEN,
+    secret: str = SECRET,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """This process's environment without any CAMTAY_ setting, and camtay's production settings
+    on top of it: the scratch database, Redis, the fake Bot API, no embedded worker."""
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("CAMTAY_")}
+    return base_env, base_env | {
+        "CAMTAY_ENVIRONMENT": "production",
+        "CAMTAY_DATABASE_URL": url,
+        "CAMTAY_REDIS_URL": redis_url,
+        "CAMTAY_PUBLIC_URL": "https://camtay.bench.vn",
+        "CAMTAY_SECRET_KEY": f"{name}-bench-" + "k7Q2" * 8,
+        "CAMTAY_TELEGRAM_TOKEN": token,
+        "CAMTAY_TELEGRAM_WEBHOOK_SECRET": secret,
+        "CAMTAY_TELEGRAM_API_URL": fake_url,
+        "CAMTAY_EMBEDDED_WORKER": "false",
+        "CAMTAY_REPORT_REFRESH_SECONDS": "0",
+        "CAMTAY_LOG_FORMAT": "json",
+        "CAMTAY_LOG_LEVEL": log_level.upper(),
+    }
+
+
+async def bench(args: argparse.Namespace, home: Path) -> int:
+    server_url = args.postgres
+    url = await fresh_database_and_redis(server_url, args.database, args.redis)
+    dsn = asyncpg_dsn(url)
     fake = start_fake()
     servers: list[Server] = []
     results: dict[str, Any] = {}
     try:
         assert fake.stdout is not None
         fake_url = fake.stdout.readline().strip()
-        base_env = {k: v for k, v in os.environ.items() if not k.startswith("CAMTAY_")}
-        env = base_env | {
-            "CAMTAY_ENVIRONMENT": "production",
-            "CAMTAY_DATABASE_URL": url,
-            "CAMTAY_REDIS_URL": args.redis,
-            "CAMTAY_PUBLIC_URL": "https://camtay.bench.vn",
-            "CAMTAY_SECRET_KEY": "load-bench-" + "k7Q2" * 8,
-            "CAMTAY_TELEGRAM_TOKEN": TOKEN,
-            "CAMTAY_TELEGRAM_WEBHOOK_SECRET": SECRET,
-            "CAMTAY_TELEGRAM_API_URL": fake_url,
-            "CAMTAY_EMBEDDED_WORKER": "false",
-            "CAMTAY_REPORT_REFRESH_SECONDS": "0",
-            "CAMTAY_LOG_FORMAT": "json",
-            "CAMTAY_LOG_LEVEL": args.log_level.upper(),
-        }
+        base_env, env = production_env(url, args.redis, fake_url, args.log_level, "load")
         migrate(env)
         camtay = start_server("camtay", args.web_processes, env, dsn, args.log_level, home)
         servers.append(camtay)

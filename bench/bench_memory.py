@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -38,15 +37,15 @@ for folder in (ROOT, THIS.parent):
 import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 from bench_load import (  # noqa: E402
-    SECRET,
-    TOKEN,
     Phase,
     Updates,
     closed_loop,
+    fresh_database_and_redis,
     migrate,
     open_loop,
     post,
     probe,
+    production_env,
     rss_mb,
     run_in_home,
     server_arguments,
@@ -55,7 +54,6 @@ from bench_load import (  # noqa: E402
     stop_fake,
     wait_up,
 )
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.store.scratch import asyncpg_dsn, execute  # noqa: E402
 
@@ -88,36 +86,15 @@ def parse_args() -> argparse.Namespace:
 
 async def bench(args: argparse.Namespace, home: Path) -> int:
     server_url = args.postgres
-    url = make_url(server_url).set(database=args.database).render_as_string(hide_password=False)
+    url = await fresh_database_and_redis(server_url, args.database, args.redis)
     dsn = asyncpg_dsn(url)
-    await execute(server_url, f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
-    await execute(server_url, f'CREATE DATABASE "{args.database}"')
-    from redis.asyncio import Redis
-
-    redis = Redis.from_url(args.redis)
-    await redis.flushdb()
-    await redis.aclose()
     fake = start_fake()
     series: list[dict[str, Any]] = []
     server = None
     try:
         assert fake.stdout is not None
         fake_url = fake.stdout.readline().strip()
-        base_env = {k: v for k, v in os.environ.items() if not k.startswith("CAMTAY_")}
-        env = base_env | {
-            "CAMTAY_ENVIRONMENT": "production",
-            "CAMTAY_DATABASE_URL": url,
-            "CAMTAY_REDIS_URL": args.redis,
-            "CAMTAY_PUBLIC_URL": "https://camtay.bench.vn",
-            "CAMTAY_SECRET_KEY": "memory-bench-" + "k7Q2" * 8,
-            "CAMTAY_TELEGRAM_TOKEN": TOKEN,
-            "CAMTAY_TELEGRAM_WEBHOOK_SECRET": SECRET,
-            "CAMTAY_TELEGRAM_API_URL": fake_url,
-            "CAMTAY_EMBEDDED_WORKER": "false",
-            "CAMTAY_REPORT_REFRESH_SECONDS": "0",
-            "CAMTAY_LOG_FORMAT": "json",
-            "CAMTAY_LOG_LEVEL": args.log_level.upper(),
-        }
+        _, env = production_env(url, args.redis, fake_url, args.log_level, "memory")
         migrate(env)
         for setting in args.env:
             name, _, value = setting.partition("=")
