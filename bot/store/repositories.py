@@ -141,18 +141,14 @@ class StateRepository:
 
     async def save(self, learner_id: int, state: dict[str, Any], now: datetime) -> None:
         if learner_id not in self._stored:
-            exists_already = await self.session.scalar(
-                select(ConversationState.learner_id).where(
-                    ConversationState.learner_id == learner_id
-                )
-            )
-            if exists_already is None:
-                await self.session.execute(
-                    insert(STATES).values(learner_id=learner_id, state=state, updated_at=now)
-                )
-                self._stored.add(learner_id)
-                return
             self._stored.add(learner_id)
+            inserted = await self.session.execute(
+                dialect_insert(self.session, STATES)
+                .values(learner_id=learner_id, state=state, updated_at=now)
+                .on_conflict_do_nothing(index_elements=["learner_id"])
+            )
+            if inserted.rowcount:  # type: ignore[attr-defined]
+                return
         # An ORM-enabled UPDATE: a state row some other code holds in this session follows.
         await self.session.execute(
             update(ConversationState)
