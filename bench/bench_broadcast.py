@@ -12,8 +12,10 @@ On 127.0.0.1 only, as subprocesses (like bench/soak.py and bench/bench_load.py):
 An admin token is made with `camtay admin create-token`; the broadcast is made and sent through
 the admin API (`POST /admin/api/v1/broadcasts`, `…/{id}/send`), so queueing is the real code
 path (admin/broadcasts.py, 1,000 people per batch). While the worker sends it, `--active`
-learners (not among the recipients) post Telegram updates (/start, /menu, /lang, …) to the web
-process every `--active-interval` s on average. From the fake's received-times: mean sends/s
+learners post Telegram updates (/start, /menu, /lang, …) to the web process every
+`--active-interval` s on average. They are recipients too, as in life: each sends /start before
+the broadcast is made, so its message is queued ahead of their replies (`--active-outside`:
+they start later, and none is a recipient). From the fake's received-times: mean sends/s
 over the run, the most sends in any 1-second window (the limit is 30), each chat's most in any
 second, and each active learner's wait from posting an update to receiving the first and the
 last reply of that turn (goal: ≤ 2 s).
@@ -81,6 +83,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--active", type=int, default=50, help="learners chatting meanwhile")
     parser.add_argument(
         "--active-interval", type=float, default=10.0, help="mean s between an active's updates"
+    )
+    parser.add_argument(
+        "--active-outside",
+        action="store_true",
+        help="the active learners start after the broadcast is queued, so none is a recipient",
     )
     parser.add_argument("--output", type=Path, default=RESULTS / "broadcast.json")
     parser.add_argument("--logs", type=Path, help="keep the processes' logs in this folder")
@@ -206,6 +213,16 @@ class Active:
     posts: list[Post] = field(default_factory=list)
     next_update: int = 5_000_000
 
+    async def start_all(self, http: httpx.AsyncClient) -> None:
+        """Each learner's first /start, before the broadcast: they are in its segment."""
+        from tests.fakes import updates
+
+        for index in range(self.count):
+            self.next_update += 1
+            body = updates.text_message(self.next_update, FIRST_ACTIVE + index, "/start")
+            response = await http.post(self.url, json=body, headers=HOOK_HEADERS)
+            assert response.status_code == 200, response.text
+
     async def learner(self, http: httpx.AsyncClient, index: int, stop: asyncio.Event) -> None:
         from tests.fakes import updates
 
@@ -314,10 +331,16 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
                 assert web.poll() is None, (home / "web.log").read_text()[-2000:]
                 assert time.monotonic() < deadline, "camtay serve did not come up"
                 await asyncio.sleep(0.3)
+            active = Active(
+                f"{base}/webhook/telegram", args.active, args.active_interval, random.Random(7)
+            )
+            if not args.active_outside:  # as in life, they are recipients too
+                await active.start_all(http)
             preview = await http.post(f"{API}/broadcasts/preview", json={}, headers=auth)
             assert preview.status_code == 200, preview.text
             recipients = preview.json()["recipients"]
-            assert recipients == args.learners, preview.text
+            expected = args.learners + (0 if args.active_outside else args.active)
+            assert recipients == expected, preview.text
             created = await http.post(
                 f"{API}/broadcasts",
                 json={"text_vi": "Bài học mới đã có!", "text_en": "A new lesson is out!"},
@@ -338,9 +361,6 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
             assert queued.status_code == 200, queued.text
             queue_answer = time.monotonic() - sent_at
 
-            active = Active(
-                f"{base}/webhook/telegram", args.active, args.active_interval, random.Random(7)
-            )
             quiet = asyncio.Event()
             chatting = [
                 asyncio.create_task(active.learner(http, index, quiet))

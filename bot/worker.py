@@ -32,13 +32,15 @@ class Wakeups(Protocol):
 class OutboxWorker:
     """Drains pending messages of push channels (Telegram, Zalo) through their senders.
 
-    A learner's messages go strictly in order, one at a time; replies go before bulk messages.
+    A learner's replies go strictly in order, one at a time, and before their bulk messages
+    (broadcasts, reminders): a reply never waits behind a bulk message queued before it, and a
+    bulk message waits for every older message. Across learners, replies go first too.
     A 429 pauses the whole bot; a blocked learner's messages are cancelled; other failures retry
     with backoff, then fail.
 
     On PostgreSQL any number of workers share the outbox: a message is claimed with
-    `SELECT … FOR UPDATE SKIP LOCKED`, and only a learner's oldest pending message can be
-    claimed, so their messages never overtake each other whichever worker sends them. The claim
+    `SELECT … FOR UPDATE SKIP LOCKED`, and only the oldest pending message of a learner's lane
+    can be claimed, so whichever worker sends them, the order above holds. The claim
     lasts one transaction: send, mark sent, commit. A worker that dies mid-send loses its
     connection, PostgreSQL drops the claim, and another worker sends that message again — the
     one message in flight, the only one a crash can send twice. On SQLite (one process) a
@@ -86,14 +88,17 @@ class OutboxWorker:
 
     async def run_once(self) -> int:
         """Send what is due now; return how many messages went out."""
-        learners = await self._due(self.batch)
+        # A learner may have a reply and a bulk message due: one task sends both, replies first.
+        learners: dict[int, tuple[int, str, str]] = {}
+        for learner in await self._due(self.batch):
+            learners.setdefault(learner[0], learner)
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(learner_id: int, channel: str, external_id: str) -> int:
             async with gate:
                 return await self._deliver(learner_id, channel, external_id)
 
-        sent = await asyncio.gather(*(one(*learner) for learner in learners))
+        sent = await asyncio.gather(*(one(*learner) for learner in learners.values()))
         return sum(sent)
 
     async def run(self, stop: asyncio.Event, idle: float = 1.0) -> None:

@@ -23,6 +23,7 @@ from bot.engine import Engine, Start, TextReply
 from bot.locks import MemoryLocks, RedisPacer, RedisRecentUpdates, RedisWakeups, moving_window
 from bot.service import Inbound, Outgoing, Tutor
 from bot.store import Database
+from bot.store.models import BULK_PRIORITY
 from bot.store.scratch import execute
 from bot.worker import OutboxWorker
 from tests.conftest import REDIS_URL, TABLES, Clock, connect_redis
@@ -320,6 +321,42 @@ async def test_a_claimed_message_holds_back_the_learners_next_and_a_dead_claim_i
             await dying
         assert await other.run_once() == 2
     assert [message_id for _, message_id, _ in recorder.sent] == [first, second]
+
+
+@pytest.mark.postgres
+async def test_a_reply_goes_while_another_worker_is_stuck_on_the_learners_broadcast(
+    two_databases: tuple[Database, Database], clock: Clock
+) -> None:
+    a, b = two_databases
+    async with a.unit_of_work() as uow:
+        learner, _ = await uow.learners.get_or_create(
+            channel="telegram", external_id="7", now=clock()
+        )
+        (news,) = await uow.outbox.add(learner, [TextReply(text="news")], clock(), BULK_PRIORITY)
+        await uow.commit()
+    hanging = Recorder(stuck=lambda message: message.id == news)
+    stop = asyncio.Event()
+    async with AsyncExitStack() as stack:
+        dying = asyncio.create_task(worker(a, hanging.as_worker("a"), clock).run(stop, idle=0.05))
+        stack.callback(dying.cancel)
+        await asyncio.wait_for(hanging.stuck_on.wait(), 5)
+        # Worker a holds the broadcast message; the learner asks something meanwhile.
+        async with b.unit_of_work() as uow:
+            asking = await uow.learners.get("telegram", "7")
+            assert asking is not None
+            answers = await uow.outbox.add(
+                asking, [TextReply(text=f"a{n}") for n in range(3)], clock()
+            )
+            await uow.commit()
+        recorder = Recorder()
+        other = worker(b, recorder.as_worker("b"), clock)
+        assert await other.run_once() == 3
+        assert [message_id for _, message_id, _ in recorder.sent] == answers
+        dying.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await dying
+        assert await other.run_once() == 1  # the broadcast message, retaken
+    assert [message_id for _, message_id, _ in recorder.sent] == [*answers, news]
 
 
 @pytest.mark.postgres

@@ -372,8 +372,11 @@ class OutboxRepository:
 
     @staticmethod
     def _heads(now: datetime) -> list[Any]:
-        """Each learner's oldest pending message, where it is due: the only one that may go
-        next. (Index ix_outbox_status_learner_id_id answers the "nothing older" test.)"""
+        """Each learner's next message in each lane, where it is due: the only ones that may go
+        next. A message waits for the learner's older pending ones of its own priority or a
+        more urgent one: replies for older replies only, so a reply never waits behind a
+        broadcast or a reminder queued before it; a bulk message for every older one.
+        (Index ix_outbox_status_learner_id_id answers the "nothing older" test.)"""
         older = aliased(OutboxMessage)
         return [
             OutboxMessage.status == "pending",
@@ -382,6 +385,7 @@ class OutboxRepository:
                 older.learner_id == OutboxMessage.learner_id,
                 older.status == "pending",
                 older.id < OutboxMessage.id,
+                older.priority <= OutboxMessage.priority,
             ),
         ]
 
@@ -401,19 +405,22 @@ class OutboxRepository:
         return [(row[0], row[1], row[2]) for row in result.all()]
 
     async def claim_next(self, learner_id: int, now: datetime) -> OutboxMessage | None:
-        """Lock the learner's next message for sending until the unit of work ends; None when
-        nothing is due or another worker holds it (FOR UPDATE SKIP LOCKED). Only the oldest
-        pending message can be claimed, so whichever worker sends, none overtakes another."""
+        """Lock the learner's next message for sending until the unit of work ends, replies
+        first; None when nothing is due or another worker holds it (FOR UPDATE SKIP LOCKED).
+        Only a lane's oldest pending message can be claimed (`_heads`), so whichever worker
+        sends, no reply overtakes an older reply and no bulk message overtakes anything."""
         return await self.session.scalar(
             select(OutboxMessage)
             .where(OutboxMessage.learner_id == learner_id, *self._heads(now))
+            .order_by(OutboxMessage.priority, OutboxMessage.id)
             .limit(1)
             .with_for_update(skip_locked=True, of=OutboxMessage)
         )
 
     async def due(self, learner_id: int, now: datetime) -> Sequence[OutboxMessage]:
-        """A learner's pending messages in order, up to the first one that must wait."""
-        rows = await self.pending(learner_id)
+        """A learner's pending messages, replies first and each lane in order, up to the first
+        one that must wait."""
+        rows = sorted(await self.pending(learner_id), key=lambda row: (row.priority, row.id))
         ready = []
         for row in rows:
             if row.next_attempt_at is not None and row.next_attempt_at > now:
