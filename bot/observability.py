@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UPDATES = Counter("camtay_updates_total", "Updates received", ["channel", "result"])
-"""result: applied / duplicate / ignored / rejected / error."""
+"""result: applied / duplicate / ignored / rejected / error / shed (turned away with a 503,
+for the platform to deliver again: webhook.app.Shedding)."""
 
 TURN_SECONDS = Histogram(
     "camtay_turn_seconds",

@@ -133,6 +133,14 @@ class Settings(BaseSettings):
         "one 'slow down' reply, the rest are dropped. Unset: 30 in production, off in "
         "development (a walk through every lesson at machine speed is no flood); 0: off",
     )
+    telegram_turns_in_progress: int | None = Field(
+        default=None,
+        ge=0,
+        description="Telegram updates one web process works on at once; one more is answered "
+        "503 with Retry-After at once, and Telegram delivers it again later. Overload then "
+        "costs the updates turned away a retry, not every learner a slow answer. Unset: 32 in "
+        "production, off in development; 0: off",
+    )
     admin_per_ip_per_minute: int | None = Field(
         default=None,
         ge=0,
@@ -217,6 +225,11 @@ class Settings(BaseSettings):
     def effective_flood_per_minute(self) -> int:
         """Inputs a minute per learner account; 0: no limit."""
         return self._in_production(self.flood_per_minute, 30)
+
+    @property
+    def effective_telegram_turns_in_progress(self) -> int:
+        """Telegram updates one process works on at once before it sheds load; 0: no bound."""
+        return self._in_production(self.telegram_turns_in_progress, 32)
 
     @property
     def effective_admin_per_ip_per_minute(self) -> int:

@@ -3,12 +3,14 @@ that refuse to start, security headers, and cross-site requests refused."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -22,6 +24,7 @@ from bot.settings import Settings, is_placeholder
 from bot.store.models import Learner, OutboxMessage
 from bot.wiring import Runtime, build, migrate_if_embedded
 from tests.conftest import FIXTURE_LESSONS
+from tests.fakes import updates
 from webhook import chat
 from webhook.app import create_app
 
@@ -210,6 +213,65 @@ def test_limits_are_on_in_production_and_off_in_development_by_default() -> None
     assert production.effective_admin_per_ip_per_minute == 300
     assert production.effective_admin_logins_per_ip_per_minute == 10
     assert Settings(flood_per_minute=5).effective_flood_per_minute == 5
+    assert development.effective_telegram_turns_in_progress == 0
+    assert production.effective_telegram_turns_in_progress == 32
+
+
+# --- load shedding ------------------------------------------------------------------------
+
+
+async def test_telegram_updates_over_the_bound_in_progress_get_503_at_once_and_come_again(
+    tmp_path: Path,
+) -> None:
+    settings = settings_for(
+        tmp_path,
+        telegram_turns_in_progress=2,
+        telegram_token="123456:TEST-token",
+        telegram_webhook_secret=TELEGRAM_SECRET,
+        telegram_api_url="http://127.0.0.1:9",
+    )
+    migrate_if_embedded(settings)
+    runtime = build(settings)
+    app = create_app(runtime=runtime)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+
+    def shed() -> float:
+        return (
+            REGISTRY.get_sample_value(
+                "camtay_updates_total", {"channel": "telegram", "result": "shed"}
+            )
+            or 0.0
+        )
+
+    before = shed()
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http,
+        ):
+
+            async def post(update_id: int, chat_id: int) -> httpx.Response:
+                body = updates.text_message(update_id, chat_id, "/start")
+                return await http.post("/webhook/telegram", json=body, headers=headers)
+
+            # One learner's lock is held: their two updates wait in progress.
+            async with runtime.locks.hold("telegram:4242"):
+                waiting = [asyncio.create_task(post(n, 4242)) for n in (1, 2)]
+                await asyncio.sleep(0.2)
+                assert not any(task.done() for task in waiting)
+                turned_away = await post(3, 4343)
+                assert turned_away.status_code == 503
+                assert turned_away.headers["retry-after"] == "1"
+                assert await count(runtime, Learner) == 0  # not read, nothing written
+                zalo = await http.post("/webhook/zalo-bot", json={}, headers=headers)
+                assert zalo.status_code != 503  # only Telegram is known to deliver again
+            assert [(await task).status_code for task in waiting] == [200, 200]
+            again = await post(3, 4343)  # Telegram's redelivery
+            assert again.status_code == 200
+            assert again.json()["outcome"] == "turn"
+    finally:
+        await runtime.close()
+    assert shed() == before + 1
 
 
 # --- per-address admin limit --------------------------------------------------------------

@@ -12,6 +12,7 @@ import asyncio
 import gc
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
@@ -27,7 +28,7 @@ from admin import dashboard
 from admin.api import PREFIX, attach, create_admin_api
 from admin.background import keep_current
 from bot.locks import LockTimeout, RedisLocks
-from bot.observability import RequestIdMiddleware
+from bot.observability import UPDATES, RequestIdMiddleware
 from bot.settings import Settings
 from bot.wiring import Runtime, build
 from webhook import chat, privacy, telegram, verify, zalo_bot, zalo_oa
@@ -228,6 +229,54 @@ class AdminRateLimit:
         await _answer(send, 429, {"detail": TOO_MANY}, ("retry-after", str(refusal.retry_after)))
 
 
+BUSY = "busy, try again"
+SHED_PATHS = frozenset({"/webhook/telegram"})
+"""Where an update turned away comes again: Telegram repeats a delivery until it gets a 2xx.
+(Zalo's redelivery is not documented, so its updates are never turned away.)"""
+
+
+class Shedding:
+    """503 with Retry-After at once for a Telegram update over the process's bound on turns in
+    progress (`effective_telegram_turns_in_progress`), before its body is read.
+
+    Past what the process can do, every update taken in makes every other one slower, and the
+    learner's next update waits on their lock behind the backlog: latency grows without bound
+    and work is wasted on answers that come too late. Turned away, an update costs Telegram a
+    redelivery a little later, and the turns taken in stay quick.
+    """
+
+    def __init__(self, app: ASGIApp, owner: FastAPI) -> None:
+        self.app = app
+        self.owner = owner
+        self.in_progress = 0
+        self._warned = 0.0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        runtime: Runtime | None = getattr(self.owner.state, "runtime", None)
+        if (
+            runtime is None
+            or scope["type"] != "http"
+            or scope["path"] not in SHED_PATHS
+            or scope["method"] != "POST"
+        ):
+            await self.app(scope, receive, send)
+            return
+        bound = runtime.settings.effective_telegram_turns_in_progress
+        if bound and self.in_progress >= bound:
+            UPDATES.labels("telegram", "shed").inc()
+            now = time.monotonic()
+            if now - self._warned > 10:  # one line per 10 s, not one per update turned away
+                self._warned = now
+                log.warning("overloaded: %d turns in progress; Telegram updates get 503", bound)
+            await _answer(send, 503, {"detail": BUSY}, ("retry-after", "1"))
+            return
+        self.in_progress += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_progress -= 1
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """The app; pass a prepared `runtime` (tests, benchmarks) or let it build one from settings."""
     settings = runtime.settings if runtime is not None else settings or Settings()
@@ -277,9 +326,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.exception_handler(LockTimeout)
     async def _busy(_: Request, error: LockTimeout) -> JSONResponse:
         log.warning("learner lock busy: %s", error)
-        return JSONResponse(
-            {"detail": "busy, try again"}, status_code=503, headers={"Retry-After": "1"}
-        )
+        return JSONResponse({"detail": BUSY}, status_code=503, headers={"Retry-After": "1"})
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -309,9 +356,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(privacy.router)
     admin_api = create_admin_api(settings)
     app.mount(PREFIX, admin_api)
-    # The last added runs first: request id, then headers, then the admin limit, then bodies.
+    # The last added runs first: request id, then headers, then shedding, then the admin limit,
+    # then bodies.
     app.add_middleware(BodyLimit)
     app.add_middleware(AdminRateLimit, owner=app)
+    app.add_middleware(Shedding, owner=app)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestIdMiddleware)
     return app
