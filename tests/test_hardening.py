@@ -31,6 +31,11 @@ from webhook.app import create_app
 ROOT = Path(__file__).resolve().parent.parent
 BASE = "http://camtay.test"
 TELEGRAM_SECRET = "hardening_secret_0001"
+TELEGRAM: dict[str, Any] = {
+    "telegram_token": "123456:TEST-token",
+    "telegram_webhook_secret": TELEGRAM_SECRET,
+    "telegram_api_url": "http://127.0.0.1:9",  # nothing listens: no Bot API call is awaited
+}
 
 
 def settings_for(tmp_path: Path, **extra: Any) -> Settings:
@@ -52,9 +57,7 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
         flood_per_minute=3,
         admin_per_ip_per_minute=6,
         admin_logins_per_ip_per_minute=2,
-        telegram_token="123456:TEST-token",
-        telegram_webhook_secret=TELEGRAM_SECRET,
-        telegram_api_url="http://127.0.0.1:9",
+        **TELEGRAM,
     )
     migrate_if_embedded(settings)
     built = build(settings)
@@ -226,9 +229,7 @@ async def test_telegram_updates_over_the_bound_in_progress_get_503_at_once_and_c
     settings = settings_for(
         tmp_path,
         telegram_turns_in_progress=2,
-        telegram_token="123456:TEST-token",
-        telegram_webhook_secret=TELEGRAM_SECRET,
-        telegram_api_url="http://127.0.0.1:9",
+        **TELEGRAM,
     )
     migrate_if_embedded(settings)
     runtime = build(settings)
