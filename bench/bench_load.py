@@ -114,6 +114,12 @@ def parse_args() -> argparse.Namespace:
         "most connections Telegram opens to one bot's webhook)",
     )
     parser.add_argument("--web-processes", type=int, default=1)
+    parser.add_argument(
+        "--turns-in-progress",
+        type=int,
+        help="camtay's CAMTAY_TELEGRAM_TURNS_IN_PROGRESS (0: no load shedding); unset: the "
+        "production default",
+    )
     parser.add_argument("--log-level", default="WARNING", help="both servers' log level")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument(
@@ -638,6 +644,8 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
         assert fake.stdout is not None
         fake_url = fake.stdout.readline().strip()
         base_env, env = production_env(url, args.redis, fake_url, args.log_level, "load")
+        if args.turns_in_progress is not None:
+            env["CAMTAY_TELEGRAM_TURNS_IN_PROGRESS"] = str(args.turns_in_progress)
         migrate(env)
         camtay = start_server("camtay", args.web_processes, env, dsn, args.log_level, home)
         servers.append(camtay)
