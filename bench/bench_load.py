@@ -454,7 +454,7 @@ async def post(http: aiohttp.ClientSession, url: str, body: bytes, phase: Phase)
             return False
         if status != 503 or retry_after is None:
             break
-        phase.redelivered += 1  # load shed: Telegram delivers it again after a pause
+        phase.redelivered += 1  # shed, or the lock was busy: Telegram delivers it again
         await asyncio.sleep(float(retry_after))
     if status != 200:
         phase.errors[f"HTTP {status}: {answer[:80].decode(errors='replace')}"] += 1
@@ -572,7 +572,7 @@ async def open_loop(
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| server | phase | turns/s | p50 ms | p99 ms | max ms | errors (dropped) | shed and "
+        "| server | phase | turns/s | p50 ms | p99 ms | max ms | errors (dropped) | 503s "
         "delivered again | server CPU "
         "ms/turn | generator CPU ms/request | load avg (1 min) before → after | machine CPU "
         "busy |",

@@ -88,17 +88,14 @@ class OutboxWorker:
 
     async def run_once(self) -> int:
         """Send what is due now; return how many messages went out."""
-        # A learner may have a reply and a bulk message due: one task sends both, replies first.
-        learners: dict[int, tuple[int, str, str]] = {}
-        for learner in await self._due(self.batch):
-            learners.setdefault(learner[0], learner)
+        learners = await self._due(self.batch)
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(learner_id: int, channel: str, external_id: str) -> int:
             async with gate:
                 return await self._deliver(learner_id, channel, external_id)
 
-        sent = await asyncio.gather(*(one(*learner) for learner in learners.values()))
+        sent = await asyncio.gather(*(one(*learner) for learner in learners))
         return sum(sent)
 
     async def run(self, stop: asyncio.Event, idle: float = 1.0) -> None:

@@ -252,13 +252,9 @@ class Shedding:
         self._warned = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        runtime: Runtime | None = getattr(self.owner.state, "runtime", None)
-        if (
-            runtime is None
-            or scope["type"] != "http"
-            or scope["path"] not in SHED_PATHS
-            or scope["method"] != "POST"
-        ):
+        shed = scope["type"] == "http" and scope["path"] in SHED_PATHS and scope["method"] == "POST"
+        runtime: Runtime | None = getattr(self.owner.state, "runtime", None) if shed else None
+        if runtime is None:
             await self.app(scope, receive, send)
             return
         bound = runtime.settings.effective_telegram_turns_in_progress

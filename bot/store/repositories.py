@@ -392,9 +392,10 @@ class OutboxRepository:
     async def due_heads(
         self, channels: Sequence[str], now: datetime, limit: int
     ) -> list[tuple[int, str, str]]:
-        """Learners whose next message is due and not claimed by another worker: replies
-        first, then the oldest (PostgreSQL: FOR UPDATE SKIP LOCKED; the rows stay locked until
-        the unit of work ends)."""
+        """Learners whose next message is due and not claimed by another worker, each once:
+        replies first, then the oldest (PostgreSQL: FOR UPDATE SKIP LOCKED; the rows stay
+        locked until the unit of work ends). A learner with a reply and a bulk message due is
+        named once, at the first; one task sends both."""
         result = await self.session.execute(
             select(OutboxMessage.learner_id, OutboxMessage.channel, OutboxMessage.external_id)
             .where(OutboxMessage.channel.in_(channels), *self._heads(now))
@@ -402,7 +403,11 @@ class OutboxRepository:
             .limit(limit)
             .with_for_update(skip_locked=True, of=OutboxMessage)
         )
-        return [(row[0], row[1], row[2]) for row in result.all()]
+        # Not DISTINCT in SQL: PostgreSQL refuses it beside FOR UPDATE.
+        learners: dict[int, tuple[int, str, str]] = {}
+        for row in result.all():
+            learners.setdefault(row[0], (row[0], row[1], row[2]))
+        return list(learners.values())
 
     async def claim_next(self, learner_id: int, now: datetime) -> OutboxMessage | None:
         """Lock the learner's next message for sending until the unit of work ends, replies
