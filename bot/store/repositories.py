@@ -39,6 +39,17 @@ EVENTS = _table(EventRecord)
 OUTBOX = _table(OutboxMessage)
 PROCESSED = _table(ProcessedUpdate)
 
+# Every turn runs these: built once, with bound parameters, rather than on every call (building
+# a statement costs about as much as SQLAlchemy's whole execution of it).
+LEARNER_BY_ACCOUNT = select(Learner).where(
+    Learner.channel == bindparam("channel"), Learner.external_id == bindparam("external_id")
+)
+STATE_FOR_UPDATE = (
+    select(STATES.c.state).where(STATES.c.learner_id == bindparam("learner_id")).with_for_update()
+)
+EVENTS_INSERT = insert(EVENTS)
+OUTBOX_INSERT = insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True)
+
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT DO NOTHING."""
@@ -52,7 +63,7 @@ class LearnerRepository:
 
     async def get(self, channel: str, external_id: str) -> Learner | None:
         return await self.session.scalar(
-            select(Learner).where(Learner.channel == channel, Learner.external_id == external_id)
+            LEARNER_BY_ACCOUNT, {"channel": channel, "external_id": external_id}
         )
 
     async def get_or_create(
@@ -129,11 +140,7 @@ class StateRepository:
 
     async def load(self, learner_id: int) -> dict[str, Any] | None:
         # FOR UPDATE (PostgreSQL): two linked accounts of one person change one state in turn.
-        state = await self.session.scalar(
-            select(ConversationState.state)
-            .where(ConversationState.learner_id == learner_id)
-            .with_for_update()
-        )
+        state = await self.session.scalar(STATE_FOR_UPDATE, {"learner_id": learner_id})
         if state is None:
             return None
         self._stored.add(learner_id)
@@ -216,7 +223,7 @@ class EventRepository:
         if not events:
             return
         await self.session.execute(
-            insert(EVENTS),  # Core: no ORM bulk machinery
+            EVENTS_INSERT,  # Core: no ORM bulk machinery
             [
                 {
                     "learner_id": learner_id,
@@ -305,7 +312,7 @@ class OutboxRepository:
             return []
         # One INSERT … RETURNING for all of them, ids in the replies' order.
         result = await self.session.execute(
-            insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True),
+            OUTBOX_INSERT,
             [
                 {
                     "learner_id": learner.id,
