@@ -33,7 +33,7 @@ from bot.hooks.publisher import publish
 from bot.locks import LearnerLocks, NoRecentUpdates, RecentUpdates
 from bot.store.db import Database, UnitOfWork
 from bot.store.models import REPLY_PRIORITY, Learner, ModelJob, OutboxMessage
-from bot.store.repositories import remember_list
+from bot.store.repositories import remember_list, touched
 
 if TYPE_CHECKING:
     from bot.flood import FloodGate
@@ -267,7 +267,7 @@ class Tutor:
                     await review.schedule(uow, person, outcome.state, outcome.events, now)
                 # `now` is this turn's clock, not state: the next turn sets it again.
                 saved = outcome.state.model_dump(mode="json", exclude={"now"})
-                await uow.states.save(person, saved, now)
+                await uow.states.save(person, saved, now, touch=learner)
                 if tracked:
                     await uow.events.append(person, outcome.events, now)
                     await uow.progress.apply(person, outcome.events, now)
@@ -307,8 +307,8 @@ class Tutor:
                 replies += shown
                 learner.locale = outcome.state.locale
             ids = await uow.outbox.add(learner, replies, now)
-            learner.last_active_at = now
-            learner.unreachable_at = None  # they just wrote to us
+            if outcome is None:  # otherwise the state's save did it
+                touched(learner, now)
             await uow.commit()
         if erased is not None:
             await self.recent.forget(erased.accounts, erased.ids)

@@ -11,6 +11,8 @@ from sqlalchemy import Table, bindparam, delete, exists, func, insert, select, u
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from bot.engine.types import ChoicesReply, Event, Reply
 from bot.hooks import publisher as hooks
@@ -38,6 +40,7 @@ STATES = _table(ConversationState)
 EVENTS = _table(EventRecord)
 OUTBOX = _table(OutboxMessage)
 PROCESSED = _table(ProcessedUpdate)
+LEARNERS = _table(Learner)
 
 # Every turn runs these: built once, with bound parameters, rather than on every call (building
 # a statement costs about as much as SQLAlchemy's whole execution of it).
@@ -48,6 +51,19 @@ STATE_FOR_UPDATE = (
     select(STATES.c.state).where(STATES.c.learner_id == bindparam("learner_id")).with_for_update()
 )
 EVENTS_INSERT = insert(EVENTS)
+STATE_UPDATE = (
+    update(STATES)
+    .where(STATES.c.learner_id == bindparam("person"))
+    .values(state=bindparam("state"), updated_at=bindparam("now"))
+)
+STATE_UPDATE_TOUCHING = STATE_UPDATE.add_cte(
+    update(LEARNERS)
+    .where(LEARNERS.c.id == bindparam("account"))
+    .values(last_active_at=bindparam("now"), unreachable_at=None)
+    .cte("touched")
+)
+"""PostgreSQL: the state's UPDATE also stamps the account's turn (a data-modifying CTE), so a
+turn does not need a round trip of its own for the learner's row."""
 OUTBOX_INSERT = insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True)
 
 
@@ -146,7 +162,16 @@ class StateRepository:
         self._stored.add(learner_id)
         return dict(state)
 
-    async def save(self, learner_id: int, state: dict[str, Any], now: datetime) -> None:
+    async def save(
+        self,
+        learner_id: int,
+        state: dict[str, Any],
+        now: datetime,
+        *,
+        touch: Learner | None = None,
+    ) -> None:
+        """Store the state; `touch`, the account whose turn it is, is marked active now and
+        reachable (in the same statement on PostgreSQL, otherwise flushed with the ORM)."""
         if learner_id not in self._stored:
             self._stored.add(learner_id)
             inserted = await self.session.execute(
@@ -155,13 +180,30 @@ class StateRepository:
                 .on_conflict_do_nothing(index_elements=["learner_id"])
             )
             if inserted.rowcount:  # type: ignore[attr-defined]
+                if touch is not None:
+                    touched(touch, now)
                 return
-        # An ORM-enabled UPDATE: a state row some other code holds in this session follows.
-        await self.session.execute(
-            update(ConversationState)
-            .where(ConversationState.learner_id == learner_id)
-            .values(state=state, updated_at=now)
-        )
+        parameters = {"person": learner_id, "state": state, "now": now}
+        if touch is not None and self.session.get_bind().dialect.name == "postgresql":
+            await self.session.execute(STATE_UPDATE_TOUCHING, {**parameters, "account": touch.id})
+            # The row says so already: the ORM has nothing left to write for these.
+            set_committed_value(touch, "last_active_at", now)
+            set_committed_value(touch, "unreachable_at", None)
+        else:
+            await self.session.execute(STATE_UPDATE, parameters)
+            if touch is not None:
+                touched(touch, now)
+        # A state row that other code of this unit of work holds follows the new values.
+        held = self.session.identity_map.get(identity_key(ConversationState, learner_id))
+        if held is not None:
+            set_committed_value(held, "state", state)
+            set_committed_value(held, "updated_at", now)
+
+
+def touched(account: Learner, now: datetime) -> None:
+    """The account just wrote to us: active now, and reachable again."""
+    account.last_active_at = now
+    account.unreachable_at = None
 
 
 class ProgressRepository:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.engine import Event, TextReply
 from bot.store import Database
-from bot.store.models import EventRecord, Learner
+from bot.store.models import ConversationState, EventRecord, Learner
 from tests.conftest import Clock
 
 
@@ -81,6 +82,46 @@ async def test_state_saves_and_loads_as_json(database: Database, clock: Clock) -
         await uow.commit()
     async with database.unit_of_work() as uow:
         assert await uow.states.load(learner.id) == {**state, "screen": "menu"}
+
+
+async def test_saving_a_turns_state_marks_the_account_active_and_reachable(
+    database: Database, clock: Clock
+) -> None:
+    async with database.unit_of_work() as uow:
+        learner, _ = await uow.learners.get_or_create(channel="web", external_id="t", now=clock())
+        await uow.states.save(learner.id, {"screen": "menu"}, clock(), touch=learner)  # the first
+        learner.unreachable_at = clock()  # say they had blocked the bot meanwhile
+        await uow.commit()
+    clock.now += timedelta(minutes=5)
+    statements: list[str] = []
+
+    def record(*arguments: object) -> None:
+        statements.append(str(arguments[2]))
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with database.unit_of_work() as uow:
+            account = await uow.learners.get("web", "t")
+            assert account is not None
+            await uow.states.load(account.id)
+            held = await uow.session.get(ConversationState, account.id)  # other code's copy
+            await uow.states.save(account.id, {"screen": "lesson"}, clock(), touch=account)
+            assert held is not None
+            assert held.state == {"screen": "lesson"}
+            assert account.last_active_at == clock()
+            assert account.unreachable_at is None
+            await uow.commit()
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
+    async with database.unit_of_work() as uow:
+        stored = await uow.learners.get("web", "t")
+        assert stored is not None
+        assert stored.last_active_at == clock()
+        assert stored.unreachable_at is None
+        assert await uow.states.load(stored.id) == {"screen": "lesson"}
+    writes = [s for s in statements if s.lstrip().upper().startswith(("UPDATE", "WITH"))]
+    # PostgreSQL: one statement writes the state and stamps the account; elsewhere two.
+    assert len(writes) == (1 if database.dialect == "postgresql" else 2), writes
 
 
 async def test_progress_follows_the_events(database: Database, clock: Clock) -> None:
