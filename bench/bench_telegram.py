@@ -261,7 +261,7 @@ class WebhookBench:
             response = await self.http.post(
                 WEBHOOK, content=self.payload(chat, step), headers=HOOK_HEADERS
             )
-            assert response.json()["outcome"] == "turn", response.text
+            assert response.headers["X-Camtay-Outcome"] == "turn", response.text
             self.steps.append(step)
             keyboard = [r for r in await self.replies(chat) if isinstance(r, ChoicesReply)][-1]
         self.expected = await self.replies(chat)
@@ -273,8 +273,9 @@ class WebhookBench:
             response = await timed(
                 phase, self.http.post(WEBHOOK, content=body, headers=HOOK_HEADERS)
             )
-            if response is not None and response.json().get("outcome") != "turn":
-                phase.errors[f"outcome {response.json().get('outcome')}"] += 1
+            outcome = None if response is None else response.headers.get("X-Camtay-Outcome")
+            if response is not None and outcome != "turn":
+                phase.errors[f"outcome {outcome}"] += 1
 
     async def web_chat(self, chat: int, phase: Phase) -> None:
         headers = {**JSON, "Cookie": f"camtay_chat=bench-{chat}"}
@@ -482,7 +483,7 @@ async def pacing_bench(database: Path, args: argparse.Namespace) -> Pacing:
                 for update_id, chat in enumerate(plan, 1):
                     payload = updates.text_message(update_id, chat, "/start")
                     response = await http.post(WEBHOOK, json=payload, headers=HOOK_HEADERS)
-                    assert response.json()["outcome"] == "turn", response.text
+                    assert response.headers["X-Camtay-Outcome"] == "turn", response.text
                 async with runtime.database.unit_of_work() as uow:
                     queued = await uow.outbox.count("pending")
                 started = time.monotonic()

@@ -429,7 +429,7 @@ class Load:
                 await asyncio.sleep(0.2)
                 continue
             if response.status_code == 200:
-                outcome = response.json()["outcome"]
+                outcome = response.headers["X-Camtay-Outcome"]
                 self.outcomes[outcome] += 1
                 if outcome == "turn":
                     self.turns[update_id] += 1

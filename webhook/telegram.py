@@ -9,9 +9,10 @@ from typing import Annotated, Any
 
 from aiogram.types import Update
 from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from bot.channels.telegram import CHANNEL
+from bot.channels.telegram import CHANNEL, webhook_answer
 from bot.observability import counted
 from bot.wiring import Runtime
 from webhook.bodies import WEBHOOK_LIMIT, read_body
@@ -20,12 +21,16 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["telegram"])
 
+OUTCOME_HEADER = "X-Camtay-Outcome"
+"""What became of the update (turn, duplicate, ignored, …), for logs, tests and benchmarks: the
+body of an answer to a button press is the Bot API call Telegram makes for us."""
+
 
 @router.post("/webhook/telegram")
 async def telegram_webhook(
     request: Request,
     secret: Annotated[str | None, Header(alias="X-Telegram-Bot-Api-Secret-Token")] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     with counted(CHANNEL) as tally:
         runtime: Runtime = request.app.state.runtime
         settings = runtime.settings
@@ -46,7 +51,9 @@ async def telegram_webhook(
             # A 4xx, not a 5xx: a 5xx would make Telegram redeliver the same garbage forever.
             log.warning("malformed telegram update: %s", str(error)[:200])
             raise HTTPException(400, "malformed update") from None
+        answer = webhook_answer(update)
         with tally.timing():
-            outcome = await runtime.telegram.channel.handle(update)
+            outcome = await runtime.telegram.channel.handle(update, answered=answer is not None)
         tally.outcome(outcome)
-        return {"ok": True, "outcome": outcome}
+        content: dict[str, Any] = answer or {"ok": True, "outcome": outcome}
+        return JSONResponse(content, headers={OUTCOME_HEADER: outcome})

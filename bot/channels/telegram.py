@@ -156,6 +156,19 @@ def _from_message(message: Message) -> Turn | GroupChat:
     return Turn(message.chat.id, Unsupported(what=kind))
 
 
+def webhook_answer(update: Update) -> dict[str, Any] | None:
+    """The Bot API call to make in the webhook's own response, if any: a button press's answer.
+
+    Telegram makes a call named in a webhook's response itself ("Making requests when getting
+    updates"), without a request of ours and without telling us how it went, which the answer
+    does not need. The spinner stops when the press has been applied. Every press is answered,
+    in groups and on old keyboards too.
+    """
+    if update.callback_query is None:
+        return None
+    return {"method": "answerCallbackQuery", "callback_query_id": update.callback_query.id}
+
+
 def parse(update: Update) -> Parsed:
     """What an update means for the tutor; nothing of Telegram goes further than this."""
     if update.message is not None:
@@ -198,8 +211,12 @@ class TelegramChannel:
         self.on_outbox = on_outbox
         self._effects: set[asyncio.Task[None]] = set()
 
-    async def handle(self, update: Update) -> Outcome:
-        """Apply one update; returns after its effect is committed (or it was a duplicate)."""
+    async def handle(self, update: Update, *, answered: bool = False) -> Outcome:
+        """Apply one update; returns after its effect is committed (or it was a duplicate).
+
+        `answered`: the webhook's response answers a button press (`webhook_answer`), so only
+        the pressed keyboard is changed here; without it (polling) the press is answered too.
+        """
         parsed = parse(update)
         if isinstance(parsed, Ignored):
             log.info("telegram update %s ignored: %s", update.update_id, parsed.reason)
@@ -214,7 +231,7 @@ class TelegramChannel:
             self._later(self._group_note(parsed.chat_id))
             return "group"
         if parsed.callback is not None:
-            self._later(self._acknowledge(parsed.callback))
+            self._later(self._acknowledge(parsed.callback, answer=not answered))
             if isinstance(parsed.input, Choice) and parsed.input.key == CHOSEN:
                 return "ignored"
         result = await self.tutor.handle(
@@ -240,12 +257,13 @@ class TelegramChannel:
         if self._effects:
             await asyncio.gather(*self._effects, return_exceptions=True)
 
-    async def _acknowledge(self, query: CallbackQuery) -> None:
+    async def _acknowledge(self, query: CallbackQuery, *, answer: bool = True) -> None:
         """Stop the button's spinner, and leave only the chosen button on the old message."""
-        try:
-            await self.bot.answer_callback_query(query.id)
-        except TelegramAPIError as error:
-            log.info("answerCallbackQuery failed: %s", error)
+        if answer:
+            try:
+                await self.bot.answer_callback_query(query.id)
+            except TelegramAPIError as error:
+                log.info("answerCallbackQuery failed: %s", error)
         message = query.message
         if not isinstance(message, Message) or message.reply_markup is None or not query.data:
             return

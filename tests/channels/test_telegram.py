@@ -43,8 +43,12 @@ class Harness:
     next_update: int = 1000
 
     async def post(self, payload: dict[str, Any], secret: str | None = SECRET) -> httpx.Response:
+        """Deliver an update as Telegram does, and make the call its response names, if any."""
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
-        return await self.http.post("/webhook/telegram", json=payload, headers=headers)
+        response = await self.http.post("/webhook/telegram", json=payload, headers=headers)
+        if response.status_code == 200:
+            await self.fake.call_from_webhook_answer(response.json())
+        return response
 
     def update_id(self) -> int:
         self.next_update += 1
@@ -197,15 +201,60 @@ async def test_pressing_the_chosen_button_again_changes_nothing(tg: Harness) -> 
     await tg.press("📘 Demo")
     sent = len(tg.texts())
     payload = updates.callback_query(tg.update_id(), CHAT, "-", buttons=[("✔ 📘 Demo", "-")])
-    assert (await tg.post(payload)).json()["outcome"] == "ignored"
+    assert (await tg.post(payload)).headers["X-Camtay-Outcome"] == "ignored"
     await tg.flush()
     assert len(tg.texts()) == sent
     assert len(tg.fake.sent("answerCallbackQuery")) == 3  # the spinner still stops
 
 
+async def test_a_button_press_is_answered_in_the_webhooks_own_response(tg: Harness) -> None:
+    await tg.start()
+    sent = len(tg.fake.calls)
+    message = tg.keyboards()[-1]
+    button = message.params["reply_markup"]["inline_keyboard"][0][0]
+    payload = updates.callback_query(tg.update_id(), CHAT, button["callback_data"],
+                                     buttons=[(button["text"], button["callback_data"])],
+                                     message_id=message.result["message_id"],
+                                     query_id="q-42")  # fmt: skip
+    response = await tg.http.post("/webhook/telegram", json=payload,
+                                  headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})  # fmt: skip
+    assert response.status_code == 200
+    # Telegram makes this call itself: no request of ours answers the press.
+    assert response.json() == {"method": "answerCallbackQuery", "callback_query_id": "q-42"}
+    assert response.headers["X-Camtay-Outcome"] == "turn"
+    await tg.flush()
+    made = [call.method for call in tg.fake.calls[sent:]]
+    assert "answerCallbackQuery" not in made
+    assert "editMessageReplyMarkup" in made  # the chosen button is still shown
+    assert "sendMessage" in made
+    # A second delivery of the press is answered again, and applied once.
+    again = await tg.http.post("/webhook/telegram", json=payload,
+                               headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})  # fmt: skip
+    assert again.json()["callback_query_id"] == "q-42"
+    assert again.headers["X-Camtay-Outcome"] == "duplicate"
+
+
+async def test_a_button_press_by_long_polling_is_answered_with_a_call(tg: Harness) -> None:
+    from bot.channels.telegram_poll import poll
+
+    await tg.start()
+    answered = len(tg.fake.sent("answerCallbackQuery"))
+    message = tg.keyboards()[-1]
+    button = message.params["reply_markup"]["inline_keyboard"][0][0]
+    tg.fake.queue_update(updates.callback_query(
+        9001, CHAT, button["callback_data"], buttons=[(button["text"], button["callback_data"])],
+        message_id=message.result["message_id"], query_id="q-poll"))  # fmt: skip
+    task = asyncio.create_task(poll(tg.runtime, ["callback_query"], long_poll=1))
+    await tg.fake.wait_for("answerCallbackQuery", answered + 1, timeout=10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert tg.fake.sent("answerCallbackQuery")[-1].params["callback_query_id"] == "q-poll"
+
+
 async def test_the_same_update_three_times_has_one_effect(tg: Harness) -> None:
     payload = updates.text_message(tg.update_id(), CHAT, "/start")
-    outcomes = [(await tg.post(payload)).json()["outcome"] for _ in range(3)]
+    outcomes = [(await tg.post(payload)).headers["X-Camtay-Outcome"] for _ in range(3)]
     await tg.flush()
     assert outcomes == ["turn", "duplicate", "duplicate"]
     assert len(tg.texts()) == 1

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 
 from tests.fakes.server import ApiError, Hang, RecordingServer
 from tests.fakes.updates import BOT_FIRST_NAME, BOT_USERNAME, file_ids
@@ -177,6 +177,17 @@ class FakeTelegram(RecordingServer[Call]):
             file_id = file_ids("F", next(self._file_seq))[0]
         self.downloads[file_id] = content
         return file_id
+
+    async def call_from_webhook_answer(self, body: Any) -> None:
+        """Make the Bot API call that a webhook's response names, as Telegram does with one
+        ("Making requests when getting updates"); a response without "method" asks nothing."""
+        if not isinstance(body, dict) or "method" not in body:
+            return
+        params = {key: value for key, value in body.items() if key != "method"}
+        async with ClientSession() as client:
+            url = f"{self.base_url}/bot{self.token}/{body['method']}"
+            async with client.post(url, json=params) as response:
+                await response.read()
 
     # -- HTTP ------------------------------------------------------------------------------
 
