@@ -68,6 +68,7 @@ TOKEN = "123456:LOAD-bench-token"  # noqa: S105 -- the fake Bot API's, nothing r
 SECRET = "load_bench_secret-0123456789"  # noqa: S105 -- only these processes check it
 WEBHOOK = "/webhook/telegram"
 HOOK_HEADERS = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
+OUTCOME_HEADER = "X-Camtay-Outcome"  # webhook/telegram.py's: the generator imports no app code
 RESULTS = ROOT / "bench" / "results"
 # One learner's updates: text, "press" (first button of the newest keyboard) or "type" (its
 # label typed as an answer).
@@ -370,7 +371,7 @@ async def probe(url: str, database_url: str) -> list[Step]:
                 response = await http.post(
                     WEBHOOK, content=updates.body(chat, step), headers=HOOK_HEADERS
                 )
-                assert response.headers["X-Camtay-Outcome"] == "turn", response.text
+                assert response.headers[OUTCOME_HEADER] == "turn", response.text
                 steps.append(step)
                 async with database.unit_of_work() as uow:
                     learner = await uow.learners.get("telegram", str(chat))
@@ -449,7 +450,7 @@ async def post(http: aiohttp.ClientSession, url: str, body: bytes, phase: Phase)
             async with http.post(url + WEBHOOK, data=body, headers=HOOK_HEADERS) as response:
                 status, answer = response.status, await response.read()
                 retry_after = response.headers.get("Retry-After")
-                outcome = response.headers.get("X-Camtay-Outcome")
+                outcome = response.headers.get(OUTCOME_HEADER)
         except Exception as error:  # a benchmark counts failures and reports them
             phase.errors[f"{type(error).__name__}: {str(error)[:80]}"] += 1
             return False

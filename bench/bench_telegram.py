@@ -40,6 +40,7 @@ from bot.wiring import Runtime, build  # noqa: E402
 from tests.fakes import updates  # noqa: E402
 from tests.fakes.telegram import Call, FakeTelegram  # noqa: E402
 from webhook.app import create_app  # noqa: E402
+from webhook.telegram import OUTCOME_HEADER  # noqa: E402
 
 TOKEN = "123456:BENCH-token"  # noqa: S105 -- the fake Bot API's, nothing real
 SECRET = "bench_secret-1"  # noqa: S105 -- only this process checks it
@@ -261,7 +262,7 @@ class WebhookBench:
             response = await self.http.post(
                 WEBHOOK, content=self.payload(chat, step), headers=HOOK_HEADERS
             )
-            assert response.headers["X-Camtay-Outcome"] == "turn", response.text
+            assert response.headers[OUTCOME_HEADER] == "turn", response.text
             self.steps.append(step)
             keyboard = [r for r in await self.replies(chat) if isinstance(r, ChoicesReply)][-1]
         self.expected = await self.replies(chat)
@@ -273,8 +274,7 @@ class WebhookBench:
             response = await timed(
                 phase, self.http.post(WEBHOOK, content=body, headers=HOOK_HEADERS)
             )
-            outcome = None if response is None else response.headers.get("X-Camtay-Outcome")
-            if response is not None and outcome != "turn":
+            if response is not None and (outcome := response.headers.get(OUTCOME_HEADER)) != "turn":
                 phase.errors[f"outcome {outcome}"] += 1
 
     async def web_chat(self, chat: int, phase: Phase) -> None:
@@ -483,7 +483,7 @@ async def pacing_bench(database: Path, args: argparse.Namespace) -> Pacing:
                 for update_id, chat in enumerate(plan, 1):
                     payload = updates.text_message(update_id, chat, "/start")
                     response = await http.post(WEBHOOK, json=payload, headers=HOOK_HEADERS)
-                    assert response.headers["X-Camtay-Outcome"] == "turn", response.text
+                    assert response.headers[OUTCOME_HEADER] == "turn", response.text
                 async with runtime.database.unit_of_work() as uow:
                     queued = await uow.outbox.count("pending")
                 started = time.monotonic()

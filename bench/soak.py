@@ -54,6 +54,7 @@ TOKEN = "123456:SOAK-token"  # noqa: S105 -- the fake Bot API's, nothing real
 SECRET = "soak_secret-0123456789"  # noqa: S105 -- only the soak's processes check it
 WEBHOOK = "/webhook/telegram"
 HOOK_HEADERS = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
+OUTCOME_HEADER = "X-Camtay-Outcome"  # webhook/telegram.py's, without importing the app here
 SEND_METHODS = ("sendmessage", "sendphoto")
 FIRST_CHAT = 1_000_000
 STABLE_STATE = (
@@ -429,7 +430,7 @@ class Load:
                 await asyncio.sleep(0.2)
                 continue
             if response.status_code == 200:
-                outcome = response.headers["X-Camtay-Outcome"]
+                outcome = response.headers[OUTCOME_HEADER]
                 self.outcomes[outcome] += 1
                 if outcome == "turn":
                     self.turns[update_id] += 1
