@@ -337,7 +337,9 @@ async def test_a_reply_goes_while_another_worker_is_stuck_on_the_learners_broadc
     hanging = Recorder(stuck=lambda message: message.id == news)
     stop = asyncio.Event()
     async with AsyncExitStack() as stack:
-        dying = asyncio.create_task(worker(a, hanging.as_worker("a"), clock).run(stop, idle=0.05))
+        # One look at the outbox, no more: each look locks the due rows for a moment (SKIP
+        # LOCKED), which would hide the replies from worker b's single look below.
+        dying = asyncio.create_task(worker(a, hanging.as_worker("a"), clock).run(stop, idle=30))
         stack.callback(dying.cancel)
         await asyncio.wait_for(hanging.stuck_on.wait(), 5)
         # Worker a holds the broadcast message; the learner asks something meanwhile.
