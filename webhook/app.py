@@ -12,6 +12,7 @@ import asyncio
 import gc
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from sqlalchemy import text
 from starlette.datastructures import MutableHeaders
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from admin import dashboard
@@ -273,6 +275,16 @@ class Shedding:
             self.in_progress -= 1
 
 
+class AnyPathMount(Mount):
+    """A Mount whose rest of the path may hold any character: Starlette's matches it with
+    `.*`, which stops at a newline, so `/admin/api/v1/certificates/%0A/revoke` would be a 404
+    before the admin API could ask for a login (a 401, as for every other path under it)."""
+
+    def __init__(self, path: str, app: ASGIApp) -> None:
+        super().__init__(path, app=app)
+        self.path_regex = re.compile(self.path_regex.pattern, re.DOTALL)
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """The app; pass a prepared `runtime` (tests, benchmarks) or let it build one from settings."""
     settings = runtime.settings if runtime is not None else settings or Settings()
@@ -351,7 +363,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(verify.router)
     app.include_router(privacy.router)
     admin_api = create_admin_api(settings)
-    app.mount(PREFIX, admin_api)
+    app.router.routes.append(AnyPathMount(PREFIX, admin_api))
     # The last added runs first: request id, then headers, then shedding, then the admin limit,
     # then bodies.
     app.add_middleware(BodyLimit)

@@ -79,6 +79,16 @@ async def test_roles_get_in_or_403_and_nobody_without_a_token(
             assert response.status_code == 403, (role, response.status_code, response.text)
 
 
+@pytest.mark.parametrize("code", ["%0A", "%13%0A", "A%0AB", "%0D%0A"])
+async def test_a_path_with_a_line_break_still_asks_for_a_login(
+    client: httpx.AsyncClient, code: str
+) -> None:
+    """Regression: the mount's own pattern stopped at a line break, so such a path was a 404."""
+    url = f"{API}/certificates/{code}/revoke"
+    response = await client.post(url, json={"reason": "issued by mistake"})
+    assert response.status_code == 401, response.text
+
+
 async def test_production_turns_the_interactive_docs_off() -> None:
     app = create_app(Settings(environment="production", report_refresh_seconds=0))
     transport = httpx.ASGITransport(app=app)
