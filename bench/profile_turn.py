@@ -141,22 +141,14 @@ async def count_statements(runner: TutorTurns | WebhookTurns, args: argparse.Nam
     """Run the turns again, counting each SQL statement by its first words."""
     from collections import Counter
 
-    from sqlalchemy import event
+    from bot.store.driver import statements
 
     engine = (
         runner.database if isinstance(runner, TutorTurns) else runner.runtime.database
     ).engine.sync_engine
-    counts: Counter[str] = Counter()
-
-    def count(*arguments: object) -> None:
-        statement = " ".join(str(arguments[2]).split())
-        counts[statement[:90]] += 1
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements(engine) as run:
         await runner.turns(args.turns, args.concurrency)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+    counts = Counter(" ".join(statement.split())[:90] for statement in run)
     total = sum(counts.values())
     print(f"SQL statements: {total / args.turns:.2f} a turn ({total} in {args.turns} turns)")
     for statement, number in counts.most_common(25):

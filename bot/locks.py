@@ -17,9 +17,11 @@ import asyncio
 import logging
 import math
 import random
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from dataclasses import dataclass
 from typing import Protocol
 
 from aiolimiter import AsyncLimiter
@@ -27,8 +29,7 @@ from limits import RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
-from redis.asyncio.lock import Lock
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import RedisError
 
 from bot.channels.pacing import Slots, bot_rate
 from bot.observability import LOCK_WAIT_SECONDS
@@ -40,9 +41,27 @@ class LockTimeout(Exception):
     """The learner's lock was not free in time; the platform will redeliver the update."""
 
 
+@dataclass
+class Hold:
+    """A held learner lock, and the dedup fast path's part in it.
+
+    A lock that rides with the fast path (`RedisLocks` given `recent`) reads the update's entry
+    in the round trip that takes the lock (`peeked`, `known`: the learner it was applied for),
+    and remembers `applied` (set by the holder after commit) in the round trip that frees it.
+    Otherwise the holder asks `RecentUpdates` itself.
+    """
+
+    peeked: bool = False
+    known: int | None = None
+    applied: int | None = None
+
+
 class LearnerLocks(Protocol):
-    def hold(self, key: str) -> AbstractAsyncContextManager[None]:
-        """Hold the lock named `key` for the duration of the `async with` block."""
+    def hold(
+        self, key: str, *, update: tuple[str, str] | None = None
+    ) -> AbstractAsyncContextManager[Hold]:
+        """Hold the lock named `key` for the duration of the `async with` block; `update`
+        (channel, update id): the update the holder applies, for the dedup fast path."""
         ...
 
     async def close(self) -> None: ...
@@ -56,7 +75,7 @@ class MemoryLocks:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
+    async def hold(self, key: str, *, update: tuple[str, str] | None = None) -> AsyncIterator[Hold]:
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
         try:
@@ -68,7 +87,7 @@ class MemoryLocks:
             finally:
                 LOCK_WAIT_SECONDS.observe(time.perf_counter() - started)
             try:
-                yield
+                yield Hold()
             finally:
                 lock.release()
         finally:
@@ -85,64 +104,123 @@ class MemoryLocks:
         self._locks.clear()
 
 
-class RedisLocks:
-    """redis-py's Lock, shared by every web process and worker.
+# Free the lock if it is still ours; and, given one, remember an applied update for a while.
+_RELEASE = """
+if KEYS[2] then redis.call('set', KEYS[2], ARGV[2], 'EX', ARGV[3]) end
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+# Keep the lock for `expire` more milliseconds, if it is still ours.
+_EXTEND = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0
+"""
 
-    A holder keeps its lock alive (every `expire` / 3 s) for as long as it works, so a long
-    turn keeps it while a dead process's lock expires within `expire` seconds: a learner whose
-    web process was killed mid-turn waits seconds, not half a minute. While waiting for a lock
-    it polls with a backoff from 5 ms to 200 ms.
+
+class RedisLocks:
+    """A lock in Redis per learner, shared by every web process and worker.
+
+    Redis's single-instance lock: SET the key to a random token with NX and an expiry, delete it
+    only if it still holds our token (a script, so no one else's lock is deleted). A holder
+    keeps its lock alive (every `expire` / 3 s) for as long as it works, so a long turn keeps it
+    while a dead process's lock expires within `expire` seconds: a learner whose web process
+    was killed mid-turn waits seconds, not half a minute. While waiting for a lock it polls with
+    a backoff from 5 ms to 200 ms.
+
+    With `recent`, the dedup fast path rides on the lock's round trips (`Hold`): a turn costs
+    Redis two round trips for both, not four.
     """
 
-    def __init__(self, redis: Redis, timeout: float = 10.0, expire: float = 5.0) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        timeout: float = 10.0,
+        expire: float = 5.0,
+        *,
+        recent: RedisRecentUpdates | None = None,
+    ) -> None:
         self.redis = redis
         self.timeout = timeout
         self.expire = expire
+        self.recent = recent
+        self._release = redis.register_script(_RELEASE)
+        self._extend = redis.register_script(_EXTEND)
 
     @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock = self.redis.lock(f"camtay:lock:{key}", timeout=self.expire)
+    async def hold(self, key: str, *, update: tuple[str, str] | None = None) -> AsyncIterator[Hold]:
+        name = f"camtay:lock:{key}"
+        token = secrets.token_hex(10)
+        entry = None if update is None or self.recent is None else self.recent.key(*update)
         started = time.perf_counter()
         try:
-            acquired = await self._acquire(lock)
+            held = await self._acquire(name, token, entry)
         finally:
             LOCK_WAIT_SECONDS.observe(time.perf_counter() - started)
-        if not acquired:
+        if held is None:
             raise LockTimeout(key)
-        keeping = asyncio.create_task(self._keep(lock))
+        keeping: list[asyncio.Task[None]] = []
+        # Most turns end long before the lock needs extending: a timer, not a task, until then.
+        timer = asyncio.get_running_loop().call_later(
+            self.expire / 3,
+            lambda: keeping.append(asyncio.create_task(self._keep(name, token))),
+        )
         try:
-            yield
+            yield held
         finally:
-            keeping.cancel()
-            with suppress(asyncio.CancelledError):
-                await keeping
-            # LockError: it expired while held (Redis was unreachable too long to extend it).
-            # RedisError: Redis restarted meanwhile, and the lock went with it.
-            with suppress(LockError, RedisError):
-                await lock.release()
+            timer.cancel()
+            for task in keeping:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+            await self._free(name, token, entry, held.applied)
 
-    async def _acquire(self, lock: Lock) -> bool:
+    async def _acquire(self, name: str, token: str, entry: str | None) -> Hold | None:
         deadline = time.monotonic() + self.timeout
         pause = 0.005
-        while not await lock.acquire(blocking=False):
+        expire_ms = int(self.expire * 1000)
+        while True:
+            if entry is None:
+                if await self.redis.set(name, token, nx=True, px=expire_ms):
+                    return Hold()
+            else:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.set(name, token, nx=True, px=expire_ms)
+                    pipe.get(entry)
+                    acquired, known = await pipe.execute()
+                if acquired:
+                    return Hold(peeked=True, known=None if known is None else int(known))
             now = time.monotonic()
             if now >= deadline:
-                return False
+                return None
             # Backing off from 5 ms (a quick second tap waits about one turn) to 200 ms (a
             # dead holder), with jitter: under overload, many waiters must not poll Redis in
             # step, nor often.
             await asyncio.sleep(min(pause * (0.5 + random.random()), deadline - now))  # noqa: S311
             pause = min(pause * 2, 0.2)
-        return True
 
-    async def _keep(self, lock: Lock) -> None:
+    async def _free(self, name: str, token: str, entry: str | None, applied: int | None) -> None:
+        keys: list[str] = [name]
+        arguments: list[str | int] = [token]
+        if entry is not None and applied is not None and self.recent is not None:
+            keys.append(entry)
+            arguments += [applied, self.recent.ttl]
+        try:
+            await self._release(keys=keys, args=arguments)
+        except RedisError as error:
+            # Redis restarted meanwhile: the lock went with it (and the update is not
+            # remembered: a redelivery reaches the database, which knows it).
+            log.warning("could not free the lock %s: %s", name, error)
+
+    async def _keep(self, name: str, token: str) -> None:
         while True:
-            await asyncio.sleep(self.expire / 3)
             try:
-                await lock.reacquire()
-            except (LockError, RedisError) as error:
-                log.warning("lost the lock %s while holding it: %s", lock.name, error)
+                if not await self._extend(keys=[name], args=[token, int(self.expire * 1000)]):
+                    log.warning("lost the lock %s while holding it: it expired", name)
+                    return
+            except RedisError as error:
+                log.warning("lost the lock %s while holding it: %s", name, error)
                 return
+            await asyncio.sleep(self.expire / 3)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -270,9 +348,13 @@ class RedisRecentUpdates:
         self.redis = redis
         self.ttl = ttl
 
+    @staticmethod
+    def key(channel: str, update_id: str) -> str:
+        return f"camtay:update:{channel}:{update_id}"
+
     async def seen(self, channel: str, update_id: str) -> int | None:
         try:
-            value = await self.redis.get(f"camtay:update:{channel}:{update_id}")
+            value = await self.redis.get(self.key(channel, update_id))
         except RedisError as error:
             log.warning("dedup fast path unavailable: %s", error)
             return None
@@ -280,7 +362,7 @@ class RedisRecentUpdates:
 
     async def remember(self, channel: str, update_id: str, learner_id: int) -> None:
         try:
-            await self.redis.set(f"camtay:update:{channel}:{update_id}", learner_id, ex=self.ttl)
+            await self.redis.set(self.key(channel, update_id), learner_id, ex=self.ttl)
         except RedisError as error:
             log.warning("could not remember update %s/%s: %s", channel, update_id, error)
 

@@ -30,7 +30,7 @@ from bot.engine import (
 )
 from bot.engine import phrases as p
 from bot.hooks.publisher import publish
-from bot.locks import LearnerLocks, NoRecentUpdates, RecentUpdates
+from bot.locks import Hold, LearnerLocks, NoRecentUpdates, RecentUpdates
 from bot.store.db import Database, UnitOfWork
 from bot.store.models import REPLY_PRIORITY, Learner, ModelJob, OutboxMessage
 from bot.store.repositories import remember_list, touched
@@ -183,11 +183,14 @@ class Tutor:
         verdict = "ok" if flood is None else await flood.check(inbound.channel, inbound.external_id)
         if verdict == "drop":
             return TurnResult(learner_id=0, duplicate=True)
-        async with self.locks.hold(f"{inbound.channel}:{inbound.external_id}"):
+        update = None if inbound.update_id is None else (inbound.channel, inbound.update_id)
+        async with self.locks.hold(
+            f"{inbound.channel}:{inbound.external_id}", update=update
+        ) as hold:
             if flood is not None and verdict == "warn":
                 result: TurnResult = await flood.slow_down(self, inbound)
             else:
-                result = await self._turn(inbound)
+                result = await self._turn(inbound, hold)
             if sender is not None:
                 await self._deliver(result.learner_id, sender)
             return result
@@ -199,22 +202,34 @@ class Tutor:
         async with self.locks.hold(f"{channel}:{external_id}"):
             return await self._deliver(learner_id, sender)
 
-    async def _turn(self, inbound: Inbound) -> TurnResult:
+    async def _turn(self, inbound: Inbound, hold: Hold) -> TurnResult:
         now = self.clock()
         if inbound.update_id is not None:
-            known = await self.recent.seen(inbound.channel, inbound.update_id)
+            known = (
+                hold.known
+                if hold.peeked
+                else await self.recent.seen(inbound.channel, inbound.update_id)
+            )
             if known is not None:
                 log.info("duplicate update %s/%s ignored", inbound.channel, inbound.update_id)
                 return TurnResult(learner_id=known, duplicate=True)
         async with self.database.unit_of_work() as uow:
+            # The account's row first: its SELECT begins the transaction, and the statements
+            # after it run on PostgreSQL's driver (bot/store/driver.py).
+            known_account = await uow.learners.get(inbound.channel, inbound.external_id)
             if inbound.update_id is not None and not await uow.dedup.claim(
                 inbound.channel, inbound.update_id, now
             ):
-                learner = await uow.learners.get(inbound.channel, inbound.external_id)
                 log.info("duplicate update %s/%s ignored", inbound.channel, inbound.update_id)
-                return TurnResult(learner_id=learner.id if learner else 0, duplicate=True)
-            learner, _ = await uow.learners.get_or_create(
-                channel=inbound.channel, external_id=inbound.external_id, now=now
+                learner_id = known_account.id if known_account else 0
+                return TurnResult(learner_id=learner_id, duplicate=True)
+            learner = (
+                known_account
+                or (
+                    await uow.learners.get_or_create(
+                        channel=inbound.channel, external_id=inbound.external_id, now=now
+                    )
+                )[0]
             )
             if learner.erased_at is not None:
                 learner.erased_at = None  # back after erasing everything: a new start
@@ -312,6 +327,8 @@ class Tutor:
             await uow.commit()
         if erased is not None:
             await self.recent.forget(erased.accounts, erased.ids)
+        elif hold.peeked:
+            hold.applied = learner.id  # remembered as the lock is freed
         elif inbound.update_id is not None:
             await self.recent.remember(inbound.channel, inbound.update_id, learner.id)
         if queued_model_work:

@@ -148,8 +148,9 @@ def build(settings: Settings, catalog: Catalog | None = None) -> Runtime:
     locks: LearnerLocks
     recent: RecentUpdates
     if redis is not None:
-        locks = RedisLocks(redis, timeout=settings.lock_timeout_seconds)
         recent = RedisRecentUpdates(redis)
+        # The dedup fast path rides on the learner lock's round trips to Redis.
+        locks = RedisLocks(redis, timeout=settings.lock_timeout_seconds, recent=recent)
     else:
         locks = MemoryLocks(timeout=settings.lock_timeout_seconds)
         recent = NoRecentUpdates()

@@ -20,7 +20,14 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.engine import Engine, Start, TextReply
-from bot.locks import MemoryLocks, RedisPacer, RedisRecentUpdates, RedisWakeups, moving_window
+from bot.locks import (
+    MemoryLocks,
+    RedisLocks,
+    RedisPacer,
+    RedisRecentUpdates,
+    RedisWakeups,
+    moving_window,
+)
 from bot.service import Inbound, Outgoing, Tutor
 from bot.store import Database
 from bot.store.models import BULK_PRIORITY
@@ -170,6 +177,30 @@ async def test_a_redelivery_is_answered_from_redis(
     first = await tutor(database).handle(update)
     assert not first.duplicate
     assert await redis.get("camtay:update:telegram:9001") == str(first.learner_id).encode()
+    again = await tutor(NoDatabase()).handle(update)
+    assert again.duplicate
+    assert again.learner_id == first.learner_id
+
+
+async def test_a_redelivery_is_answered_from_the_redis_lock_itself(
+    database: Database, engine: Engine, redis: Redis, clock: Clock
+) -> None:
+    """Production's wiring: the fast path rides on the learner lock's round trips."""
+    recent = RedisRecentUpdates(redis)
+
+    def tutor(db: object) -> Tutor:
+        return Tutor(
+            engine=engine,
+            database=db,  # type: ignore[arg-type]
+            locks=RedisLocks(redis, recent=recent),
+            clock=clock,
+            recent=recent,
+        )
+
+    update = Inbound(channel="telegram", external_id="79", input=Start(), update_id="9003")
+    first = await tutor(database).handle(update)
+    assert not first.duplicate
+    assert await recent.seen("telegram", "9003") == first.learner_id
     again = await tutor(NoDatabase()).handle(update)
     assert again.duplicate
     assert again.learner_id == first.learner_id

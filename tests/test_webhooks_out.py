@@ -25,6 +25,7 @@ from bot.hooks.events import public
 from bot.hooks.publisher import forget_subscriptions, publish
 from bot.service import Collector, Inbound
 from bot.settings import Settings
+from bot.store.driver import statements
 from bot.store.models import AuditEntry, Learner, WebhookDelivery
 from bot.wiring import Runtime, build
 from tests.admin.conftest import MakeToken, bearer
@@ -609,24 +610,13 @@ async def test_certificates_erasure_and_module_scores_are_published_in_the_calle
 
 
 async def test_a_turn_without_a_publishable_event_costs_no_query(runtime: Runtime) -> None:
-    statements: list[str] = []
-    async with runtime.database.unit_of_work() as uow:
-        from sqlalchemy import event as sa_event
-
-        engine = runtime.database.engine.sync_engine
-
-        def count(*args: Any) -> None:
-            statements.append(str(args[2]))
-
-        sa_event.listen(engine, "before_cursor_execute", count)
-        try:
-            assert (
-                await publish(uow.session, 1, [Event(type="step.completed")], runtime.tutor.clock())
-                == 0
+    with statements(runtime.database.engine.sync_engine) as run:
+        async with runtime.database.unit_of_work() as uow:
+            published = await publish(
+                uow.session, 1, [Event(type="step.completed")], runtime.tutor.clock()
             )
-        finally:
-            sa_event.remove(engine, "before_cursor_execute", count)
-    assert statements == []
+    assert published == 0
+    assert run == []
 
 
 def test_backoff_doubles_from_30_seconds_up_to_an_hour() -> None:

@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from bot.store.certificates import CertificateRepository
+from bot.store.driver import DriverSession
 from bot.store.repositories import (
     DedupRepository,
     EventRepository,
@@ -86,7 +88,12 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = async_sessionmaker(
+            self.engine,
+            expire_on_commit=False,
+            # PostgreSQL: the statements of every turn run on the driver (bot/store/driver.py).
+            sync_session_class=DriverSession if self.dialect == "postgresql" else Session,
+        )
         # SQLite has one writer; waiting in its busy handler (sleep and retry) starves some
         # turns for seconds under load, so one process queues its units of work in order here.
         self._sqlite_queue = asyncio.Lock() if self.dialect == "sqlite" else None

@@ -7,7 +7,20 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -16,6 +29,7 @@ from sqlalchemy.orm.util import identity_key
 
 from bot.engine.types import ChoicesReply, Event, Reply
 from bot.hooks import publisher as hooks
+from bot.store.driver import OnDriver
 from bot.store.models import (
     REPLY_PRIORITY,
     ConversationState,
@@ -26,6 +40,7 @@ from bot.store.models import (
     MediaCache,
     OutboxMessage,
     ProcessedUpdate,
+    UTCDateTime,
 )
 
 
@@ -50,7 +65,14 @@ LEARNER_BY_ACCOUNT = select(Learner).where(
 STATE_FOR_UPDATE = (
     select(STATES.c.state).where(STATES.c.learner_id == bindparam("learner_id")).with_for_update()
 )
-EVENTS_INSERT = insert(EVENTS)
+EVENTS_INSERT = insert(EVENTS).values(
+    learner_id=bindparam("learner_id"),
+    type=bindparam("type"),
+    lesson_id=bindparam("lesson_id"),
+    step_id=bindparam("step_id"),
+    data=bindparam("data"),
+    occurred_at=bindparam("now"),
+)
 STATE_UPDATE = (
     update(STATES)
     .where(STATES.c.learner_id == bindparam("person"))
@@ -65,6 +87,51 @@ STATE_UPDATE_TOUCHING = STATE_UPDATE.add_cte(
 """PostgreSQL: the state's UPDATE also stamps the account's turn (a data-modifying CTE), so a
 turn does not need a round trip of its own for the learner's row."""
 OUTBOX_INSERT = insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True)
+CLAIMS = {
+    name: dialect.insert(PROCESSED)
+    .values(
+        channel=bindparam("channel"),
+        update_id=bindparam("update_id"),
+        processed_at=bindparam("processed_at"),
+    )
+    .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+"""The dedup row's INSERT … ON CONFLICT DO NOTHING, by dialect."""
+OUTBOX_INSERT_ON_POSTGRESQL = text(
+    """
+    INSERT INTO outbox
+        (learner_id, channel, external_id, payload, status, priority, attempts, created_at)
+    SELECT :learner_id, :channel, :external_id, reply.payload, 'pending', :priority, 0, :now
+    FROM jsonb_array_elements(:payloads) WITH ORDINALITY AS reply(payload, n)
+    ORDER BY reply.n
+    RETURNING id
+    """
+).bindparams(
+    bindparam("learner_id", type_=BigInteger()),
+    bindparam("channel", type_=String()),
+    bindparam("external_id", type_=String()),
+    bindparam("priority", type_=Integer()),
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("payloads", type_=postgresql.JSONB()),
+)
+"""A turn's replies in one INSERT from one JSON array, ids assigned in the replies' order
+(ORDER BY the array's position); the driver has no many-row INSERT … RETURNING of its own."""
+
+# The same statements on PostgreSQL's driver (bot/store/driver.py).
+ON_DRIVER_CLAIM = OnDriver(CLAIMS["postgresql"])
+ON_DRIVER_STATE_FOR_UPDATE = OnDriver(STATE_FOR_UPDATE)
+ON_DRIVER_STATE_UPDATE = OnDriver(STATE_UPDATE)
+ON_DRIVER_STATE_UPDATE_TOUCHING = OnDriver(STATE_UPDATE_TOUCHING)
+ON_DRIVER_EVENTS_INSERT = OnDriver(EVENTS_INSERT, many=True)
+ON_DRIVER_OUTBOX_INSERT = OnDriver(OUTBOX_INSERT_ON_POSTGRESQL)
+ON_DRIVER_LEARNED = OnDriver(
+    update(LEARNERS)
+    .where(LEARNERS.c.id == bindparam("person"))
+    .values(learned_on=bindparam("day"), reminders_ignored=0)
+)
+_REACHED: dict[tuple[str, ...], OnDriver] = {}
+"""LearnerRepository.reach's UPDATE, by the milestones it stamps."""
 
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
@@ -126,15 +193,29 @@ class LearnerRepository:
 
     async def reach(self, person: int, milestones: Sequence[str], now: datetime) -> None:
         """Stamp milestones (started_at, first_lesson_at, …) the first time they are reached."""
-        if milestones:
-            columns = {name: func.coalesce(getattr(Learner, name), now) for name in milestones}
-            await self.session.execute(update(Learner).where(Learner.id == person).values(columns))
+        if not milestones:
+            return
+        key = tuple(sorted(milestones))
+        statement = _REACHED.get(key)
+        if statement is None:  # one per set of milestones, of which there are few
+            statement = _REACHED[key] = OnDriver(
+                update(LEARNERS)
+                .where(LEARNERS.c.id == bindparam("person"))
+                .values({name: func.coalesce(LEARNERS.c[name], bindparam("now")) for name in key})
+            )
+        await _run(self.session, statement, {"person": person, "now": now})
+        held = _held(self.session, Learner, person)
+        for name in key:
+            if held is not None and getattr(held, name) is None:
+                set_committed_value(held, name, now)
 
     async def learned(self, person: int, day: str | None) -> None:
         """A step learned today: no reminder today, and the ignored reminders start again."""
-        await self.session.execute(
-            update(Learner).where(Learner.id == person).values(learned_on=day, reminders_ignored=0)
-        )
+        await _run(self.session, ON_DRIVER_LEARNED, {"person": person, "day": day})
+        held = _held(self.session, Learner, person)
+        if held is not None:
+            set_committed_value(held, "learned_on", day)
+            set_committed_value(held, "reminders_ignored", 0)
 
     async def set_unreachable(self, channel: str, external_id: str, at: datetime | None) -> None:
         """Record that the learner blocked the bot (a time) or came back (None)."""
@@ -156,7 +237,12 @@ class StateRepository:
 
     async def load(self, learner_id: int) -> dict[str, Any] | None:
         # FOR UPDATE (PostgreSQL): two linked accounts of one person change one state in turn.
-        state = await self.session.scalar(STATE_FOR_UPDATE, {"learner_id": learner_id})
+        parameters = {"learner_id": learner_id}
+        rows = await ON_DRIVER_STATE_FOR_UPDATE.fetch(self.session, parameters)
+        if rows is None:
+            state = await self.session.scalar(STATE_FOR_UPDATE, parameters)
+        else:
+            state = rows[0][0] if rows else None
         if state is None:
             return None
         self._stored.add(learner_id)
@@ -185,12 +271,15 @@ class StateRepository:
                 return
         parameters = {"person": learner_id, "state": state, "now": now}
         if touch is not None and self.session.get_bind().dialect.name == "postgresql":
-            await self.session.execute(STATE_UPDATE_TOUCHING, {**parameters, "account": touch.id})
+            parameters["account"] = touch.id
+            if await ON_DRIVER_STATE_UPDATE_TOUCHING.execute(self.session, parameters) is None:
+                await self.session.execute(STATE_UPDATE_TOUCHING, parameters)
             # The row says so already: the ORM has nothing left to write for these.
             set_committed_value(touch, "last_active_at", now)
             set_committed_value(touch, "unreachable_at", None)
         else:
-            await self.session.execute(STATE_UPDATE, parameters)
+            if await ON_DRIVER_STATE_UPDATE.execute(self.session, parameters) is None:
+                await self.session.execute(STATE_UPDATE, parameters)
             if touch is not None:
                 touched(touch, now)
         # A state row that other code of this unit of work holds follows the new values.
@@ -204,6 +293,17 @@ def touched(account: Learner, now: datetime) -> None:
     """The account just wrote to us: active now, and reachable again."""
     account.last_active_at = now
     account.unreachable_at = None
+
+
+async def _run(session: AsyncSession, statement: OnDriver, parameters: dict[str, Any]) -> None:
+    """A Core statement (no ORM bulk machinery), on the driver where there is one."""
+    if await statement.execute(session, parameters) is None:
+        await session.execute(statement.statement, parameters)
+
+
+def _held(session: AsyncSession, model: type[Any], key: Any) -> Any:
+    """The row's object if this unit of work holds one (a Core statement does not update it)."""
+    return session.identity_map.get(identity_key(model, key))
 
 
 class ProgressRepository:
@@ -264,20 +364,19 @@ class EventRepository:
         """Log the events, and queue the public ones for event webhooks in this transaction."""
         if not events:
             return
-        await self.session.execute(
-            EVENTS_INSERT,  # Core: no ORM bulk machinery
-            [
-                {
-                    "learner_id": learner_id,
-                    "type": event.type,
-                    "lesson_id": event.lesson_id,
-                    "step_id": event.step_id,
-                    "data": event.data,
-                    "occurred_at": now,
-                }
-                for event in events
-            ],
-        )
+        rows = [
+            {
+                "learner_id": learner_id,
+                "type": event.type,
+                "lesson_id": event.lesson_id,
+                "step_id": event.step_id,
+                "data": event.data,
+                "now": now,
+            }
+            for event in events
+        ]
+        if not await ON_DRIVER_EVENTS_INSERT.executemany(self.session, rows):
+            await self.session.execute(EVENTS_INSERT, rows)  # Core: no ORM bulk machinery
         await hooks.publish(self.session, learner_id, events, now)
 
     async def count_since(self, type_: str, since: datetime, learner_id: int | None = None) -> int:
@@ -303,26 +402,13 @@ class DedupRepository:
 
     async def claim(self, channel: str, update_id: str, now: datetime) -> bool:
         """Record the update as processed; False when it already was (a redelivery)."""
+        parameters = {"channel": channel, "update_id": update_id, "processed_at": now}
+        status = await ON_DRIVER_CLAIM.execute(self.session, parameters)
+        if status is not None:
+            return status == "INSERT 0 1"
         dialect = self.session.get_bind().dialect.name
-        statement = _CLAIMS.get(dialect)
-        if statement is None:  # built once per dialect: this runs on every turn
-            statement = _CLAIMS[dialect] = (
-                dialect_insert(self.session, PROCESSED)
-                .values(
-                    channel=bindparam("channel"),
-                    update_id=bindparam("update_id"),
-                    processed_at=bindparam("processed_at"),
-                )
-                .on_conflict_do_nothing(index_elements=["channel", "update_id"])
-            )
-        result = await self.session.execute(
-            statement, {"channel": channel, "update_id": update_id, "processed_at": now}
-        )
+        result = await self.session.execute(CLAIMS[dialect], parameters)
         return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-_CLAIMS: dict[str, Any] = {}
-"""DedupRepository's INSERT … ON CONFLICT DO NOTHING, by dialect."""
 
 
 def remember_list(account: Learner, replies: Sequence[Reply]) -> None:
@@ -353,6 +439,19 @@ class OutboxRepository:
         if not replies:
             return []
         # One INSERT … RETURNING for all of them, ids in the replies' order.
+        rows = await ON_DRIVER_OUTBOX_INSERT.fetch(
+            self.session,
+            {
+                "learner_id": learner.id,
+                "channel": learner.channel,
+                "external_id": learner.external_id,
+                "priority": priority,
+                "now": now,
+                "payloads": [reply.model_dump() for reply in replies],
+            },
+        )
+        if rows is not None:
+            return sorted(row[0] for row in rows)
         result = await self.session.execute(
             OUTBOX_INSERT,
             [

@@ -10,6 +10,7 @@ from sqlalchemy import event, func, select
 
 from bot.engine import Event, TextReply
 from bot.store import Database
+from bot.store.driver import driver, statements
 from bot.store.models import ConversationState, EventRecord, Learner
 from tests.conftest import Clock
 
@@ -93,13 +94,7 @@ async def test_saving_a_turns_state_marks_the_account_active_and_reachable(
         learner.unreachable_at = clock()  # say they had blocked the bot meanwhile
         await uow.commit()
     clock.now += timedelta(minutes=5)
-    statements: list[str] = []
-
-    def record(*arguments: object) -> None:
-        statements.append(str(arguments[2]))
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with statements(database.engine.sync_engine) as run:
         async with database.unit_of_work() as uow:
             account = await uow.learners.get("web", "t")
             assert account is not None
@@ -111,17 +106,95 @@ async def test_saving_a_turns_state_marks_the_account_active_and_reachable(
             assert account.last_active_at == clock()
             assert account.unreachable_at is None
             await uow.commit()
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
     async with database.unit_of_work() as uow:
         stored = await uow.learners.get("web", "t")
         assert stored is not None
         assert stored.last_active_at == clock()
         assert stored.unreachable_at is None
         assert await uow.states.load(stored.id) == {"screen": "lesson"}
-    writes = [s for s in statements if s.lstrip().upper().startswith(("UPDATE", "WITH"))]
+    writes = [s for s in run if s.lstrip().upper().startswith(("UPDATE", "WITH"))]
     # PostgreSQL: one statement writes the state and stamps the account; elsewhere two.
     assert len(writes) == (1 if database.dialect == "postgresql" else 2), writes
+
+
+async def test_a_turns_statements_run_on_the_driver_and_store_what_the_orm_reads_back(
+    database: Database, clock: Clock
+) -> None:
+    """On PostgreSQL, once the transaction has begun, a turn's statements skip SQLAlchemy
+    (bot/store/driver.py); what they store must read back as if the ORM had written it."""
+    postgres = database.dialect == "postgresql"
+    state = {"screen": "lesson", "text": "Bấm nút “Tiếp”", "bookmarks": {"otp": [1, 2]}}
+    events = [
+        Event(type="lesson.started", lesson_id="otp"),
+        Event(type="quiz.answered", lesson_id="otp", step_id="q1", data={"correct": True}),
+    ]
+    replies = [TextReply(text=f"Ý {n}: cầm tay chỉ việc") for n in range(6)]
+    through_sqlalchemy: list[str] = []
+
+    def record(*arguments: object) -> None:
+        through_sqlalchemy.append(str(arguments[2]))
+
+    async with database.unit_of_work() as uow:
+        assert driver(uow.session) is None  # nothing has begun the transaction yet
+        learner, _ = await uow.learners.get_or_create(channel="web", external_id="d", now=clock())
+        assert (driver(uow.session) is not None) is postgres
+        event.listen(database.engine.sync_engine, "before_cursor_execute", record)
+        try:
+            assert await uow.dedup.claim("web", "d1", clock())
+            assert not await uow.dedup.claim("web", "d1", clock())
+            assert await uow.states.load(learner.id) is None
+            await uow.states.save(learner.id, state, clock())
+            assert await uow.states.load(learner.id) == state
+            await uow.states.save(learner.id, {**state, "screen": "menu"}, clock(), touch=learner)
+            await uow.events.append(learner.id, events, clock())
+            ids = await uow.outbox.add(learner, replies, clock())
+        finally:
+            event.remove(database.engine.sync_engine, "before_cursor_execute", record)
+        await uow.commit()
+        assert driver(uow.session) is None  # the connection went back to the pool
+    if postgres:  # the first save inserts the row through SQLAlchemy, the rest ran on the driver
+        assert len(through_sqlalchemy) == 1, through_sqlalchemy
+        assert through_sqlalchemy[0].startswith("INSERT INTO conversation_states")
+    assert ids == sorted(ids)
+    async with database.unit_of_work() as uow:
+        assert await uow.states.load(learner.id) == {**state, "screen": "menu"}
+        stored = await uow.events.for_learner(learner.id)
+        assert [(e.type, e.step_id, e.data, e.occurred_at) for e in stored] == [
+            ("lesson.started", None, {}, clock()),
+            ("quiz.answered", "q1", {"correct": True}, clock()),
+        ]
+        pending = await uow.outbox.pending(learner.id)
+        assert [row.id for row in pending] == ids
+        assert [row.payload for row in pending] == [reply.model_dump() for reply in replies]
+        assert {(row.status, row.priority, row.attempts, row.created_at) for row in pending} == {
+            ("pending", 0, 0, clock())
+        }
+
+
+async def test_milestones_and_learning_days_reach_the_row_and_the_held_account(
+    database: Database, clock: Clock
+) -> None:
+    started = clock()
+    async with database.unit_of_work() as uow:
+        learner, _ = await uow.learners.get_or_create(channel="web", external_id="m", now=clock())
+        learner.reminders_ignored = 2
+        await uow.commit()
+    clock.now += timedelta(days=1)
+    async with database.unit_of_work() as uow:
+        account = await uow.learners.get("web", "m")
+        assert account is not None
+        await uow.learners.reach(account.id, ["started_at"], started)
+        await uow.learners.reach(account.id, ["started_at", "first_lesson_at"], clock())
+        await uow.learners.learned(account.id, "2026-11-23")
+        # The account this unit of work holds follows the row (the UPDATEs are Core ones).
+        assert (account.started_at, account.first_lesson_at) == (started, clock())
+        assert (account.learned_on, account.reminders_ignored) == ("2026-11-23", 0)
+        await uow.commit()
+    async with database.unit_of_work() as uow:
+        stored = await uow.learners.get("web", "m")
+        assert stored is not None
+        assert (stored.started_at, stored.first_lesson_at) == (started, clock())
+        assert (stored.learned_on, stored.reminders_ignored) == ("2026-11-23", 0)
 
 
 async def test_progress_follows_the_events(database: Database, clock: Clock) -> None:
