@@ -216,21 +216,16 @@ class Tutor:
         async with self.database.unit_of_work() as uow:
             # The account's row first: its SELECT begins the transaction, and the statements
             # after it run on PostgreSQL's driver (bot/store/driver.py).
-            known_account = await uow.learners.get(inbound.channel, inbound.external_id)
+            learner = await uow.learners.get(inbound.channel, inbound.external_id)
             if inbound.update_id is not None and not await uow.dedup.claim(
                 inbound.channel, inbound.update_id, now
             ):
                 log.info("duplicate update %s/%s ignored", inbound.channel, inbound.update_id)
-                learner_id = known_account.id if known_account else 0
-                return TurnResult(learner_id=learner_id, duplicate=True)
-            learner = (
-                known_account
-                or (
-                    await uow.learners.get_or_create(
-                        channel=inbound.channel, external_id=inbound.external_id, now=now
-                    )
-                )[0]
-            )
+                return TurnResult(learner_id=learner.id if learner else 0, duplicate=True)
+            if learner is None:  # first contact
+                learner, _ = await uow.learners.get_or_create(
+                    channel=inbound.channel, external_id=inbound.external_id, now=now
+                )
             if learner.erased_at is not None:
                 learner.erased_at = None  # back after erasing everything: a new start
             # A linked account learns with the progress of the account it was linked to:
