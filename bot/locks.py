@@ -142,6 +142,7 @@ class RedisLocks:
         self.redis = redis
         self.timeout = timeout
         self.expire = expire
+        self._expire_ms = int(expire * 1000)
         self.recent = recent
         self._release = redis.register_script(_RELEASE)
         self._extend = redis.register_script(_EXTEND)
@@ -177,14 +178,13 @@ class RedisLocks:
     async def _acquire(self, name: str, token: str, entry: str | None) -> Hold | None:
         deadline = time.monotonic() + self.timeout
         pause = 0.005
-        expire_ms = int(self.expire * 1000)
         while True:
             if entry is None:
-                if await self.redis.set(name, token, nx=True, px=expire_ms):
+                if await self.redis.set(name, token, nx=True, px=self._expire_ms):
                     return Hold()
             else:
                 async with self.redis.pipeline(transaction=False) as pipe:
-                    pipe.set(name, token, nx=True, px=expire_ms)
+                    pipe.set(name, token, nx=True, px=self._expire_ms)
                     pipe.get(entry)
                     acquired, known = await pipe.execute()
                 if acquired:
@@ -214,7 +214,7 @@ class RedisLocks:
     async def _keep(self, name: str, token: str) -> None:
         while True:
             try:
-                if not await self._extend(keys=[name], args=[token, int(self.expire * 1000)]):
+                if not await self._extend(keys=[name], args=[token, self._expire_ms]):
                     log.warning("lost the lock %s while holding it: it expired", name)
                     return
             except RedisError as error:

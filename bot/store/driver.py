@@ -135,6 +135,11 @@ class OnDriver:
         status: str = await connection.execute(sql, *_arguments(binds, parameters))
         return status
 
+    async def run(self, session: AsyncSession, parameters: Mapping[str, Any]) -> None:
+        """Run it on the driver where there is one, otherwise through the session."""
+        if await self.execute(session, parameters) is None:
+            await session.execute(self.statement, parameters)
+
     async def executemany(self, session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> bool:
         """Run once per row (asyncpg sends them together); False when there is no driver."""
         run = self._run(session)

@@ -203,7 +203,7 @@ class LearnerRepository:
                 .where(LEARNERS.c.id == bindparam("person"))
                 .values({name: func.coalesce(LEARNERS.c[name], bindparam("now")) for name in key})
             )
-        await _run(self.session, statement, {"person": person, "now": now})
+        await statement.run(self.session, {"person": person, "now": now})
         held = _held(self.session, Learner, person)
         for name in key:
             if held is not None and getattr(held, name) is None:
@@ -211,7 +211,7 @@ class LearnerRepository:
 
     async def learned(self, person: int, day: str | None) -> None:
         """A step learned today: no reminder today, and the ignored reminders start again."""
-        await _run(self.session, ON_DRIVER_LEARNED, {"person": person, "day": day})
+        await ON_DRIVER_LEARNED.run(self.session, {"person": person, "day": day})
         held = _held(self.session, Learner, person)
         if held is not None:
             set_committed_value(held, "learned_on", day)
@@ -272,14 +272,12 @@ class StateRepository:
         parameters = {"person": learner_id, "state": state, "now": now}
         if touch is not None and self.session.get_bind().dialect.name == "postgresql":
             parameters["account"] = touch.id
-            if await ON_DRIVER_STATE_UPDATE_TOUCHING.execute(self.session, parameters) is None:
-                await self.session.execute(STATE_UPDATE_TOUCHING, parameters)
+            await ON_DRIVER_STATE_UPDATE_TOUCHING.run(self.session, parameters)
             # The row says so already: the ORM has nothing left to write for these.
             set_committed_value(touch, "last_active_at", now)
             set_committed_value(touch, "unreachable_at", None)
         else:
-            if await ON_DRIVER_STATE_UPDATE.execute(self.session, parameters) is None:
-                await self.session.execute(STATE_UPDATE, parameters)
+            await ON_DRIVER_STATE_UPDATE.run(self.session, parameters)
             if touch is not None:
                 touched(touch, now)
         # A state row that other code of this unit of work holds follows the new values.
@@ -293,12 +291,6 @@ def touched(account: Learner, now: datetime) -> None:
     """The account just wrote to us: active now, and reachable again."""
     account.last_active_at = now
     account.unreachable_at = None
-
-
-async def _run(session: AsyncSession, statement: OnDriver, parameters: dict[str, Any]) -> None:
-    """A Core statement (no ORM bulk machinery), on the driver where there is one."""
-    if await statement.execute(session, parameters) is None:
-        await session.execute(statement.statement, parameters)
 
 
 def _held(session: AsyncSession, model: type[Any], key: Any) -> Any:
