@@ -214,12 +214,11 @@ class Tutor:
                 log.info("duplicate update %s/%s ignored", inbound.channel, inbound.update_id)
                 return TurnResult(learner_id=known, duplicate=True)
         async with self.database.unit_of_work() as uow:
-            # The account's row first: its SELECT begins the transaction, and the statements
-            # after it run on PostgreSQL's driver (bot/store/driver.py).
-            learner = await uow.learners.get(inbound.channel, inbound.external_id)
-            if inbound.update_id is not None and not await uow.dedup.claim(
-                inbound.channel, inbound.update_id, now
-            ):
+            opening = await uow.open_turn(
+                inbound.channel, inbound.external_id, inbound.update_id, now
+            )
+            learner = opening.learner
+            if not opening.claimed:
                 log.info("duplicate update %s/%s ignored", inbound.channel, inbound.update_id)
                 return TurnResult(learner_id=learner.id if learner else 0, duplicate=True)
             if learner is None:  # first contact
@@ -231,7 +230,7 @@ class Tutor:
             # A linked account learns with the progress of the account it was linked to:
             # state, events and progress belong to the person; replies go to this account.
             person = learner.person_id or learner.id
-            raw = await uow.states.load(person)
+            raw = opening.state if opening.learner is not None else await uow.states.load(person)
             state = State.model_validate(raw) if raw is not None else None
             event = as_start(inbound.input)
             link = (
@@ -315,7 +314,8 @@ class Tutor:
                 if added:
                     remember_list(learner, shown)  # typed numbers pick the added buttons too
                 replies += shown
-                learner.locale = outcome.state.locale
+                if learner.locale != outcome.state.locale:  # an unchanged row is not flushed
+                    learner.locale = outcome.state.locale
             ids = await uow.outbox.add(learner, replies, now)
             if outcome is None:  # otherwise the state's save did it
                 touched(learner, now)

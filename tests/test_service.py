@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, inspect, select
+from sqlalchemy.orm import Session
 
 from bot.engine import Catalog, Choice, ChoicesReply, Engine, Input, Start, TextInput
 from bot.engine.types import Outcome
 from bot.locks import MemoryLocks, RedisLocks
 from bot.service import Collector, Inbound, Outgoing, Tutor
 from bot.store import Database
-from bot.store.models import EventRecord, OutboxMessage
+from bot.store.models import EventRecord, Learner, OutboxMessage
 from tests.conftest import Clock, connect_redis, handle_agreeing
 
 
@@ -91,6 +92,35 @@ async def test_two_quick_taps_on_one_button_advance_once(tutor: Tutor, database:
         state = await uow.states.load(learner.id)
     assert state is not None
     assert state["position"]["step"] == 1
+
+
+async def test_a_turn_that_leaves_the_account_as_it_was_does_not_flush_it(
+    tutor: Tutor, database: Database
+) -> None:
+    """Most turns change nothing on the account's row beyond what their statements stamp; the
+    ORM must then have no work at commit (it flushes a row on which any attribute was set, even
+    to the value it had). On SQLite the turn's stamp itself goes through the ORM."""
+    replies = await say(tutor, Start(payload="lang_en"))
+    replies = await press(tutor, replies, "📘 Demo")
+    assigned: set[str] = set()
+
+    def record(session: Session, *_: object) -> None:
+        for learner in (o for o in session.dirty if isinstance(o, Learner)):
+            assigned.update(inspect(learner).committed_state)
+
+    event.listen(Session, "before_flush", record)
+    try:
+        replies = await press(tutor, replies, "📘 Lesson one")
+        replies = await press(tutor, replies, "Next")
+        await say(tutor, TextInput(text="hello"))
+    finally:
+        event.remove(Session, "before_flush", record)
+    stamp = set() if database.dialect == "postgresql" else {"last_active_at", "unreachable_at"}
+    assert assigned <= stamp, assigned
+    async with database.unit_of_work() as uow:
+        learner = await uow.learners.get("web", "u1")
+        assert learner is not None
+        assert (learner.locale, learner.aside) == ("en", None)
 
 
 async def test_a_turn_that_fails_leaves_nothing_behind(

@@ -180,7 +180,8 @@ class Community:
                 if answered is not None:
                     return answered
         # Anything else belongs to the engine, whose new screen replaces any list shown here.
-        ctx.account.aside = None
+        if ctx.account.aside is not None:  # (setting it anyway would flush the row every turn)
+            ctx.account.aside = None
         return Intercepted([], event)
 
     def _expire_together(self, ctx: Context) -> None:

@@ -12,13 +12,16 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    and_,
     bindparam,
     delete,
     exists,
     func,
     insert,
+    literal_column,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -98,6 +101,36 @@ CLAIMS = {
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 """The dedup row's INSERT … ON CONFLICT DO NOTHING, by dialect."""
+
+
+def _opening(claiming: bool) -> Any:
+    """PostgreSQL: a turn's first statement. It claims the update (a data-modifying CTE, when
+    `claiming`), reads the account's row, and reads the state of the person the account learns
+    as FOR UPDATE (two linked accounts of one person change one state in turn), as one row
+    whether or not the account exists yet."""
+    if claiming:
+        claim = CLAIMS["postgresql"].returning(PROCESSED.c.update_id).cte("claim")
+        first = select(func.count().label("claimed")).select_from(claim).subquery("opening")
+    else:
+        first = select(literal_column("1").label("claimed")).subquery("opening")
+    state = (
+        select(STATES.c.state)
+        .where(STATES.c.learner_id == func.coalesce(Learner.person_id, Learner.id))
+        .with_for_update()
+        .lateral("person_state")
+    )
+    account = and_(
+        Learner.channel == bindparam("channel"), Learner.external_id == bindparam("external_id")
+    )
+    return (
+        select(Learner, first.c.claimed, state.c.state)
+        .select_from(first)
+        .outerjoin(Learner, account)
+        .outerjoin(state, true())
+    )
+
+
+OPENINGS = {claiming: _opening(claiming) for claiming in (True, False)}
 OUTBOX_INSERT_ON_POSTGRESQL = text(
     """
     INSERT INTO outbox
@@ -234,6 +267,14 @@ class StateRepository:
         self.session = session
         self._stored: set[int] = set()
         """Learners whose row this unit of work has read: save() updates it in place."""
+
+    def opened(self, learner_id: int, state: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A state this unit of work read with the turn's first statement (UnitOfWork.open_turn),
+        as `load` would return it."""
+        if state is None:
+            return None
+        self._stored.add(learner_id)
+        return dict(state)
 
     async def load(self, learner_id: int) -> dict[str, Any] | None:
         # FOR UPDATE (PostgreSQL): two linked accounts of one person change one state in turn.

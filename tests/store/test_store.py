@@ -44,6 +44,79 @@ async def test_dedup_claims_an_update_once(database: Database, clock: Clock) -> 
         assert not await uow.dedup.claim("web", "u1", clock())
 
 
+async def test_a_turn_opens_with_its_claim_its_account_and_its_persons_state(
+    database: Database, clock: Clock
+) -> None:
+    """UnitOfWork.open_turn: one statement on PostgreSQL, the same answers everywhere."""
+    async with database.unit_of_work() as uow:  # first contact: no account, no state
+        assert await uow.open_turn("web", "o", "o1", clock()) == (None, True, None)
+        await uow.commit()
+    async with database.unit_of_work() as uow:  # its redelivery
+        assert await uow.open_turn("web", "o", "o1", clock()) == (None, False, None)
+    async with database.unit_of_work() as uow:
+        account, _ = await uow.learners.get_or_create(channel="web", external_id="o", now=clock())
+        other, _ = await uow.learners.get_or_create(channel="zalo", external_id="o", now=clock())
+        await uow.states.save(account.id, {"screen": "lesson", "ý": "chào"}, clock())
+        await uow.commit()
+    with statements(database.engine.sync_engine) as run:
+        async with database.unit_of_work() as uow:
+            opened = await uow.open_turn("web", "o", "o2", clock())
+            assert opened.learner is not None
+            assert (opened.learner.id, opened.claimed) == (account.id, True)
+            assert opened.state == {"screen": "lesson", "ý": "chào"}
+            # The state read with it is updated in place, not inserted again.
+            await uow.states.save(account.id, {"screen": "menu"}, clock())
+            await uow.commit()
+    assert not any(s.lstrip().startswith("INSERT INTO conversation_states") for s in run), run
+    if database.dialect == "postgresql":
+        assert run[0].lstrip().startswith("WITH claim AS"), run
+        assert len(run) == 2, run  # the opening, then the state's UPDATE on the driver
+    async with database.unit_of_work() as uow:  # an account linked to `account` learns as it
+        linked = await uow.session.get(Learner, other.id)
+        assert linked is not None
+        linked.person_id = account.id
+        await uow.commit()
+    async with database.unit_of_work() as uow:
+        opened = await uow.open_turn("zalo", "o", None, clock())  # no update id: nothing to claim
+        assert opened.learner is not None
+        assert (opened.learner.id, opened.claimed, opened.state) == (
+            other.id,
+            True,
+            {"screen": "menu"},
+        )
+    async with database.unit_of_work() as uow:
+        opened = await uow.open_turn("web", "o", "o2", clock())
+        assert (opened.learner is not None, opened.claimed, opened.state) == (True, False, None)
+
+
+async def test_two_linked_accounts_opening_turns_take_their_persons_state_in_turn(
+    database: Database, clock: Clock
+) -> None:
+    if database.dialect != "postgresql":
+        pytest.skip("SQLite queues its units of work: two are never open at once")
+    async with database.unit_of_work() as uow:
+        account, _ = await uow.learners.get_or_create(channel="web", external_id="p", now=clock())
+        linked, _ = await uow.learners.get_or_create(channel="zalo", external_id="p", now=clock())
+        linked.person_id = account.id
+        await uow.states.save(account.id, {"n": 0}, clock())
+        await uow.commit()
+
+    async with database.unit_of_work() as first:
+        opened = await first.open_turn("web", "p", "p1", clock())
+        assert opened.state == {"n": 0}
+
+        async def second_turn() -> dict[str, object] | None:
+            async with database.unit_of_work() as second:
+                return (await second.open_turn("zalo", "p", "p2", clock())).state
+
+        waiting = asyncio.create_task(second_turn())
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # the person's state row is held by the first turn
+        await first.states.save(account.id, {"n": 1}, clock())
+        await first.commit()
+    assert await asyncio.wait_for(waiting, 5) == {"n": 1}
+
+
 async def test_nothing_is_kept_from_a_unit_of_work_that_did_not_commit(
     database: Database, clock: Clock
 ) -> None:
