@@ -104,6 +104,14 @@ class MemoryLocks:
         self._locks.clear()
 
 
+# Take the lock if it is free, and then read the update's dedup entry: one command (a script
+# costs the client less than a pipeline of two).
+_ACQUIRE = """
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, redis.call('get', KEYS[2])}
+end
+return {0, false}
+"""
 # Free the lock if it is still ours; and, given one, remember an applied update for a while.
 _RELEASE = """
 if KEYS[2] then redis.call('set', KEYS[2], ARGV[2], 'EX', ARGV[3]) end
@@ -144,6 +152,7 @@ class RedisLocks:
         self.expire = expire
         self._expire_ms = int(expire * 1000)
         self.recent = recent
+        self._take = redis.register_script(_ACQUIRE)
         self._release = redis.register_script(_RELEASE)
         self._extend = redis.register_script(_EXTEND)
 
@@ -183,10 +192,9 @@ class RedisLocks:
                 if await self.redis.set(name, token, nx=True, px=self._expire_ms):
                     return Hold()
             else:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    pipe.set(name, token, nx=True, px=self._expire_ms)
-                    pipe.get(entry)
-                    acquired, known = await pipe.execute()
+                acquired, known = await self._take(
+                    keys=[name, entry], args=[token, self._expire_ms]
+                )
                 if acquired:
                     return Hold(peeked=True, known=None if known is None else int(known))
             now = time.monotonic()
