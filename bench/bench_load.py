@@ -108,6 +108,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32, help="closed-loop clients")
     parser.add_argument("--rate", type=float, default=300.0, help="open-loop updates/s")
     parser.add_argument(
+        "--open-rates",
+        type=lambda text: [float(rate) for rate in text.split(",")],
+        help="open loop at these rates (comma-separated, each once, in order) instead of the "
+        "search down from --rate",
+    )
+    parser.add_argument(
+        "--idle",
+        type=float,
+        default=0.0,
+        help="after warm-up, measure each server's CPU while idle for this many seconds",
+    )
+    parser.add_argument(
         "--max-in-flight",
         type=int,
         default=100,
@@ -127,7 +139,7 @@ def parse_args() -> argparse.Namespace:
         "--py-spy",
         type=Path,
         help="profile camtay's (first) web process with py-spy during its closed loop, "
-        "collapsed stacks to this file",
+        "collapsed stacks to this file (and each open-loop phase to FILE-<rate>)",
     )
     parser.add_argument(
         "--closed-only", action="store_true", help="skip the open-loop search (a quick CPU check)"
@@ -194,6 +206,11 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(server: Server) -> float:
+    """CPU seconds used so far by all of a server's processes."""
+    return sum(cpu_seconds(process.pid) for process in server.processes)
 
 
 def load_avg() -> list[float]:
@@ -677,6 +694,15 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
                 if warm.errors:
                     print(f"warm-up errors on {server.name}: {dict(warm.errors)}", flush=True)
                 rss[server.name] = {"after_warmup": server.rss()}
+            idle: dict[str, float] = {}
+            if args.idle > 0:  # all of them at once: none of them is sent anything meanwhile
+                before = {server.name: server_cpu(server) for server in servers}
+                started = time.perf_counter()
+                await asyncio.sleep(args.idle)
+                spent = time.perf_counter() - started
+                for server in servers:
+                    used = server_cpu(server) - before[server.name]
+                    idle[server.name] = round(used / spent / len(server.processes) * 100, 2)
             for server in servers:
                 phase = Phase(server.name, f"closed loop, {args.concurrency} clients")
                 spy = (
@@ -693,19 +719,37 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
             sustained: dict[str, float | None] = {}
             closed_rate = {phase.server: phase.summary()["turns_per_s"] for phase in phases}
             for server in [] if args.closed_only else servers:
-                rate = args.rate
+                rate = args.open_rates[0] if args.open_rates else args.rate
                 sustained[server.name] = None
-                for _attempt in range(5):
+                for attempt in range(len(args.open_rates) if args.open_rates else 5):
+                    if args.open_rates:
+                        rate = args.open_rates[attempt]
                     phase = Phase(server.name, f"open loop, {rate:g}/s", offered_rate=rate)
+                    spy = (
+                        py_spy(
+                            server.processes[0].pid,
+                            args.duration,
+                            args.py_spy.with_name(
+                                f"{args.py_spy.stem}-{rate:g}{args.py_spy.suffix}"
+                            ),
+                        )
+                        if args.py_spy is not None and server.kind == "camtay"
+                        else None
+                    )
                     await open_loop(
                         http, server, updates, phase, rate, args.duration, args.max_in_flight
                     )
+                    if spy is not None:
+                        spy.wait(30)
                     phases.append(phase)
                     print(json.dumps(phase.summary()), flush=True)
                     if phase.sustained():
-                        sustained[server.name] = rate
-                        break
+                        sustained[server.name] = max(rate, sustained[server.name] or 0)
+                        if not args.open_rates:
+                            break
                     await asyncio.sleep(3)  # let the backlog drain before the next rate
+                    if args.open_rates:
+                        continue
                     # Next: 80 % of the lower of this rate and the closed-loop maximum.
                     lower = min(rate, closed_rate.get(server.name) or rate) * 0.8
                     rate = float(int(lower / 5) * 5) if lower >= 10 else round(lower, 1)
@@ -729,6 +773,7 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
             "phases": rows,
             "rss_mb": rss,
             "sustained_rate": sustained,
+            "idle_cpu_percent": idle,
         }
         closed = {row["server"]: row for row in rows if row["phase"].startswith("closed")}
         if "baseline" in closed and closed["baseline"]["turns_per_s"]:
@@ -770,6 +815,8 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
             share = results["camtay_share_of_baseline"]
             print(f"camtay closed-loop throughput / baseline: {share:.0%}")
         print(f"highest sustained open-loop rate tried: {sustained}")
+        if idle:
+            print(f"CPU while idle, % of a core per process: {idle}")
         print(f"load average at the end: {load_avg()}")
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(results, indent=2) + "\n")
