@@ -703,13 +703,16 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
                 for server in servers:
                     used = server_cpu(server) - before[server.name]
                     idle[server.name] = round(used / spent / len(server.processes) * 100, 2)
+
+            def spy_on(server: Server, output: Path | None) -> subprocess.Popen[bytes] | None:
+                """py-spy on camtay's first web process for one phase, when asked for."""
+                if output is None or server.kind != "camtay":
+                    return None
+                return py_spy(server.processes[0].pid, args.duration, output)
+
             for server in servers:
                 phase = Phase(server.name, f"closed loop, {args.concurrency} clients")
-                spy = (
-                    py_spy(server.processes[0].pid, args.duration, args.py_spy)
-                    if args.py_spy is not None and server.kind == "camtay"
-                    else None
-                )
+                spy = spy_on(server, args.py_spy)
                 await closed_loop(http, server, updates, phase, args.concurrency, args.duration)
                 if spy is not None:
                     spy.wait(30)
@@ -718,38 +721,38 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
                 print(json.dumps(phase.summary()), flush=True)
             sustained: dict[str, float | None] = {}
             closed_rate = {phase.server: phase.summary()["turns_per_s"] for phase in phases}
+
+            async def open_phase(server: Server, rate: float) -> bool:
+                """One open-loop phase at `rate`; whether the server sustained it. The backlog
+                drains for 3 s after a phase that was not sustained."""
+                phase = Phase(server.name, f"open loop, {rate:g}/s", offered_rate=rate)
+                output = args.py_spy
+                spy = spy_on(
+                    server, output and output.with_name(f"{output.stem}-{rate:g}{output.suffix}")
+                )
+                await open_loop(
+                    http, server, updates, phase, rate, args.duration, args.max_in_flight
+                )
+                if spy is not None:
+                    spy.wait(30)
+                phases.append(phase)
+                print(json.dumps(phase.summary()), flush=True)
+                if phase.sustained():
+                    sustained[server.name] = max(rate, sustained[server.name] or 0)
+                    return True
+                await asyncio.sleep(3)
+                return False
+
             for server in [] if args.closed_only else servers:
-                rate = args.open_rates[0] if args.open_rates else args.rate
                 sustained[server.name] = None
-                for attempt in range(len(args.open_rates) if args.open_rates else 5):
-                    if args.open_rates:
-                        rate = args.open_rates[attempt]
-                    phase = Phase(server.name, f"open loop, {rate:g}/s", offered_rate=rate)
-                    spy = (
-                        py_spy(
-                            server.processes[0].pid,
-                            args.duration,
-                            args.py_spy.with_name(
-                                f"{args.py_spy.stem}-{rate:g}{args.py_spy.suffix}"
-                            ),
-                        )
-                        if args.py_spy is not None and server.kind == "camtay"
-                        else None
-                    )
-                    await open_loop(
-                        http, server, updates, phase, rate, args.duration, args.max_in_flight
-                    )
-                    if spy is not None:
-                        spy.wait(30)
-                    phases.append(phase)
-                    print(json.dumps(phase.summary()), flush=True)
-                    if phase.sustained():
-                        sustained[server.name] = max(rate, sustained[server.name] or 0)
-                        if not args.open_rates:
-                            break
-                    await asyncio.sleep(3)  # let the backlog drain before the next rate
-                    if args.open_rates:
-                        continue
+                if args.open_rates:  # each given rate once
+                    for rate in args.open_rates:
+                        await open_phase(server, rate)
+                    continue
+                rate = args.rate
+                for _attempt in range(5):  # down from --rate until one is sustained
+                    if await open_phase(server, rate):
+                        break
                     # Next: 80 % of the lower of this rate and the closed-loop maximum.
                     lower = min(rate, closed_rate.get(server.name) or rate) * 0.8
                     rate = float(int(lower / 5) * 5) if lower >= 10 else round(lower, 1)

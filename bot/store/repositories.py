@@ -269,8 +269,8 @@ class StateRepository:
         """Learners whose row this unit of work has read: save() updates it in place."""
 
     def opened(self, learner_id: int, state: dict[str, Any] | None) -> dict[str, Any] | None:
-        """A state this unit of work read with the turn's first statement (UnitOfWork.open_turn),
-        as `load` would return it."""
+        """A state this unit of work has read (here, or with the turn's first statement:
+        UnitOfWork.open_turn), as `load` returns it; save() will update its row in place."""
         if state is None:
             return None
         self._stored.add(learner_id)
@@ -284,10 +284,7 @@ class StateRepository:
             state = await self.session.scalar(STATE_FOR_UPDATE, parameters)
         else:
             state = rows[0][0] if rows else None
-        if state is None:
-            return None
-        self._stored.add(learner_id)
-        return dict(state)
+        return self.opened(learner_id, state)
 
     async def save(
         self,
