@@ -68,6 +68,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--statements", action="store_true", help="also count the SQL statements a turn runs"
     )
+    parser.add_argument(
+        "--calls",
+        action="store_true",
+        help="also count the Python function calls a turn makes, by package (cProfile)",
+    )
     return parser.parse_args()
 
 
@@ -155,6 +160,48 @@ async def count_statements(runner: TutorTurns | WebhookTurns, args: argparse.Nam
         print(f"  {number / args.turns:6.2f}  {statement}")
 
 
+def package(filename: str) -> str:
+    """Where a function comes from: the installed package, camtay's top folder, or Python's own
+    library ("~" for built-in functions)."""
+    if filename == "~":
+        return "builtins"
+    parts = Path(filename).parts
+    if "site-packages" in parts:
+        return parts[parts.index("site-packages") + 1].removesuffix(".py")
+    if filename.startswith(str(ROOT)):
+        return "camtay " + Path(filename).relative_to(ROOT).parts[0]
+    return "python"
+
+
+async def count_calls(runner: TutorTurns | WebhookTurns, args: argparse.Namespace) -> None:
+    """Run the turns again under cProfile: the function calls a turn makes, by package.
+
+    Unlike time, a count hardly moves between runs on a noisy host (only the event loop's
+    wake-ups depend on timing), so a change's effect on the work done shows in one A/B."""
+    import cProfile
+    import pstats
+    from collections import Counter
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    await runner.turns(args.turns, args.concurrency)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    by_package: Counter[str] = Counter()
+    by_function: Counter[str] = Counter()
+    for (filename, line, name), (_primitive, calls, *_times) in stats.items():
+        by_package[package(filename)] += calls
+        where = "" if filename == "~" else f" ({Path(filename).name}:{line})"
+        by_function[f"{package(filename)}: {name}{where}"] += calls
+    total = sum(by_package.values())
+    print(f"Python function calls: {total / args.turns:,.0f} a turn ({total:,} in {args.turns})")
+    for name, calls in by_package.most_common(20):
+        print(f"  {calls / args.turns:8,.0f}  {name}")
+    print("the most called functions, a turn:")
+    for name, calls in by_function.most_common(30):
+        print(f"  {calls / args.turns:8,.1f}  {name}")
+
+
 async def profile(url: str, args: argparse.Namespace) -> None:
     locks: LearnerLocks = MemoryLocks()
     if args.redis:
@@ -175,6 +222,8 @@ async def profile(url: str, args: argparse.Namespace) -> None:
         )
         if args.statements:
             await count_statements(runner, args)
+        if args.calls:
+            await count_calls(runner, args)
         profiler = Profiler(async_mode=args.async_mode)
         profiler.start()
         await runner.turns(args.turns, args.concurrency)

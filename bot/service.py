@@ -221,16 +221,17 @@ class Tutor:
             if not opening.claimed:
                 log.info("duplicate update %s/%s ignored", inbound.channel, inbound.update_id)
                 return TurnResult(learner_id=learner.id if learner else 0, duplicate=True)
-            if learner is None:  # first contact
-                learner, _ = await uow.learners.get_or_create(
+            raw = opening.state
+            if learner is None:  # first contact: no state yet, unless another turn just began it
+                learner, new = await uow.learners.create(
                     channel=inbound.channel, external_id=inbound.external_id, now=now
                 )
+                raw = None if new else await uow.states.load(learner.person_id or learner.id)
             if learner.erased_at is not None:
                 learner.erased_at = None  # back after erasing everything: a new start
             # A linked account learns with the progress of the account it was linked to:
             # state, events and progress belong to the person; replies go to this account.
             person = learner.person_id or learner.id
-            raw = opening.state if opening.learner is not None else await uow.states.load(person)
             state = State.model_validate(raw) if raw is not None else None
             event = as_start(inbound.input)
             link = (

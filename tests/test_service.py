@@ -13,6 +13,7 @@ from bot.engine.types import Outcome
 from bot.locks import MemoryLocks, RedisLocks
 from bot.service import Collector, Inbound, Outgoing, Tutor
 from bot.store import Database
+from bot.store.driver import statements
 from bot.store.models import EventRecord, Learner, OutboxMessage
 from tests.conftest import Clock, connect_redis, handle_agreeing
 
@@ -121,6 +122,24 @@ async def test_a_turn_that_leaves_the_account_as_it_was_does_not_flush_it(
         learner = await uow.learners.get("web", "u1")
         assert learner is not None
         assert (learner.locale, learner.aside) == ("en", None)
+
+
+async def test_a_first_contact_reads_neither_the_account_nor_a_state_again(
+    tutor: Tutor, database: Database
+) -> None:
+    """The opening found no account: the learner is inserted and read back in one statement,
+    and a learner that did not exist has no state to read."""
+    with statements(database.engine.sync_engine) as run:
+        await tutor.handle(Inbound(channel="web", external_id="new", input=Start(), update_id="1"))
+    reads = [s for s in run if s.lstrip().startswith("SELECT")]
+    opening = 0 if database.dialect == "postgresql" else 1  # SQLite's opening reads the account
+    assert sum("FROM learners" in s for s in reads) == opening, run
+    assert not any("FROM conversation_states" in s for s in reads), run
+    assert sum(s.lstrip().startswith("INSERT INTO learners") for s in run) == 1, run
+    async with database.unit_of_work() as uow:
+        learner = await uow.learners.get("web", "new")
+        assert learner is not None
+        assert await uow.states.load(learner.id) is not None  # the welcome's state was saved
 
 
 async def test_a_turn_that_fails_leaves_nothing_behind(

@@ -355,10 +355,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         """Prometheus's text format; not for the public network (no login)."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(chat.router)
+    # The platforms' webhooks first: routes are tried in order, and these take most requests.
     app.include_router(telegram.router)
     app.include_router(zalo_bot.router)
     app.include_router(zalo_oa.router)
+    app.include_router(chat.router)
     app.include_router(dashboard.router)
     app.include_router(verify.router)
     app.include_router(privacy.router)

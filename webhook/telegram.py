@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from bot.channels.telegram import CHANNEL, webhook_answer
+from bot.channels.telegram import CHANNEL, pressed_only, webhook_answer
 from bot.observability import counted
 from bot.wiring import Runtime
 from webhook.bodies import WEBHOOK_LIMIT, read_body
@@ -46,7 +46,9 @@ async def telegram_webhook(
         body = await read_body(request, WEBHOOK_LIMIT, "update too large")
         try:
             data = json.loads(body)
-            update = Update.model_validate(data, context={"bot": runtime.telegram.channel.bot})
+            update = Update.model_validate(
+                pressed_only(data), context={"bot": runtime.telegram.channel.bot}
+            )
         except (ValueError, ValidationError) as error:
             # A 4xx, not a 5xx: a 5xx would make Telegram redeliver the same garbage forever.
             log.warning("malformed telegram update: %s", str(error)[:200])

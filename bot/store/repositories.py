@@ -189,6 +189,13 @@ class LearnerRepository:
         learner = await self.get(channel, external_id)
         if learner is not None:
             return learner, False
+        return await self.create(channel=channel, external_id=external_id, now=now, locale=locale)
+
+    async def create(
+        self, *, channel: str, external_id: str, now: datetime, locale: str = "vi"
+    ) -> tuple[Learner, bool]:
+        """A new chat's learner, inserted and read back with one statement (True); or the one
+        another turn inserted meanwhile (False)."""
         statement = (
             dialect_insert(self.session, Learner)
             .values(
@@ -199,11 +206,14 @@ class LearnerRepository:
                 last_active_at=now,
             )
             .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+            .returning(Learner)
         )
-        await self.session.execute(statement)
+        learner = await self.session.scalar(statement)
+        if learner is not None:
+            return learner, True
         learner = await self.get(channel, external_id)
-        assert learner is not None  # noqa: S101 -- inserted or already there
-        return learner, True
+        assert learner is not None  # noqa: S101 -- it was there: the insert did nothing
+        return learner, False
 
     async def count(self) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(Learner)) or 0)

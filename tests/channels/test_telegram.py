@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import os
@@ -14,10 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
-from aiogram.types import Update
+from aiogram.types import InlineKeyboardButton, Message, Update
 from sqlalchemy import select
 
-from bot.channels.telegram import Turn, parse
+from bot.channels.telegram import Turn, parse, pressed_only
 from bot.channels.text import split_text
 from bot.engine import QRReply, TextInput, TextReply
 from bot.service import utcnow
@@ -208,6 +209,7 @@ async def test_pressing_the_chosen_button_again_changes_nothing(tg: Harness) -> 
     await tg.flush()
     assert len(tg.texts()) == sent
     assert len(tg.fake.sent("answerCallbackQuery")) == 3  # the spinner still stops
+    assert len(tg.fake.sent("editMessageReplyMarkup")) == 2  # not to "✔ ✔ 📘 Demo"
 
 
 async def test_a_button_press_is_answered_in_the_webhooks_own_response(tg: Harness) -> None:
@@ -233,6 +235,25 @@ async def test_a_button_press_is_answered_in_the_webhooks_own_response(tg: Harne
     again = await tg.post(payload, relay=False)
     assert again.json()["callback_query_id"] == "q-42"
     assert again.headers[OUTCOME_HEADER] == "duplicate"
+
+
+async def test_a_keyboard_edit_that_fails_is_logged_and_the_press_still_counts(
+    tg: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    await tg.start()
+    tg.fake.fail("editMessageReplyMarkup", 400, description="Bad Request: message is not modified")
+    before = len(tg.texts())
+    with caplog.at_level(logging.INFO, logger="bot.channels.telegram"):
+        await tg.press("📘 Demo")
+    assert "editMessageReplyMarkup failed: Telegram server says - Bad Request: message is not " \
+        "modified" in caplog.text  # fmt: skip
+    assert len(tg.texts()) > before  # the press was applied all the same
+    await tg.press("📘 Lesson one")
+    # The next edit is made; its answer (the edited Message) is not read.
+    edit = tg.fake.sent("editMessageReplyMarkup", ok=True)[-1]
+    assert edit.params["reply_markup"]["inline_keyboard"] == [
+        [{"text": "✔ 📘 Lesson one", "callback_data": "-"}]
+    ]
 
 
 async def test_a_button_press_by_long_polling_is_answered_with_a_call(tg: Harness) -> None:
@@ -436,6 +457,43 @@ def test_long_text_is_split_at_paragraphs() -> None:
     assert all(len(part) <= 4096 for part in parts)
     assert "\n\n".join(parts) == text
     assert split_text("a" * 5000, 4096) == ["a" * 4096, "a" * 904]
+
+
+def test_a_press_keeps_only_the_pressed_button_of_its_keyboard() -> None:
+    buttons = [(f"📘 Bài {n}", f"lesson:{n}") for n in range(12)]
+    press = updates.callback_query(5, 42, "lesson:7", buttons=buttons)
+    update = Update.model_validate(pressed_only(copy.deepcopy(press)))
+    assert update.callback_query is not None
+    message = update.callback_query.message
+    assert isinstance(message, Message)
+    assert message.reply_markup is not None
+    assert message.reply_markup.inline_keyboard == [
+        [InlineKeyboardButton(text="📘 Bài 7", callback_data="lesson:7")]
+    ]
+    # Everything else is as Telegram sent it.
+    trimmed = update.model_dump(mode="json", exclude_unset=True, by_alias=True)
+    del press["callback_query"]["message"]["reply_markup"]["inline_keyboard"]
+    del trimmed["callback_query"]["message"]["reply_markup"]["inline_keyboard"]
+    assert trimmed == press
+    # A press on a button no longer there (an old keyboard): nothing to show as chosen.
+    stale = pressed_only(updates.callback_query(6, 42, "lesson:99", buttons=buttons))
+    assert stale["callback_query"]["message"]["reply_markup"] == {"inline_keyboard": []}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        updates.text_message(7, 42, "/start"),
+        {"update_id": 8, "callback_query": {"id": "q", "data": "x", "message": "not a message"}},
+        {"update_id": 9, "callback_query": {"id": "q", "message": {"reply_markup": []}}},
+        {"update_id": 10, "callback_query": {"message": {"reply_markup": {"inline_keyboard": 3}}}},
+        "an update as a string",
+        [1, 2],
+        None,
+    ],
+)
+def test_anything_else_is_left_as_it_came(data: Any) -> None:
+    assert pressed_only(copy.deepcopy(data)) == data
 
 
 def test_a_forwarded_message_is_one_to_check() -> None:

@@ -89,6 +89,27 @@ async def test_a_turn_opens_with_its_claim_its_account_and_its_persons_state(
         assert (opened.learner is not None, opened.claimed, opened.state) == (True, False, None)
 
 
+async def test_a_new_chats_learner_is_made_with_one_statement(
+    database: Database, clock: Clock
+) -> None:
+    with statements(database.engine.sync_engine) as run:
+        async with database.unit_of_work() as uow:
+            learner, new = await uow.learners.create(
+                channel="web", external_id="n", now=clock(), locale="en"
+            )
+            assert new
+            # Read back whole, the defaults the database gives included.
+            assert (learner.channel, learner.external_id, learner.locale) == ("web", "n", "en")
+            assert learner.created_at == clock()
+            assert (learner.reminders_ignored, learner.reminders_paused) == (0, False)
+            await uow.commit()
+    assert [statement.split(" (")[0] for statement in run] == ["INSERT INTO learners"], run
+    async with database.unit_of_work() as uow:  # made meanwhile by another turn: that one
+        again, new = await uow.learners.create(channel="web", external_id="n", now=clock())
+        assert (again.id, again.locale, new) == (learner.id, "en", False)
+        assert await uow.learners.count() == 1
+
+
 async def test_two_linked_accounts_opening_turns_take_their_persons_state_in_turn(
     database: Database, clock: Clock
 ) -> None:
