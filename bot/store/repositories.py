@@ -9,16 +9,20 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Integer,
     String,
     Table,
     and_,
     bindparam,
+    case,
     delete,
     exists,
+    false,
     func,
     insert,
     literal_column,
+    null,
     select,
     text,
     true,
@@ -151,11 +155,66 @@ OUTBOX_INSERT_ON_POSTGRESQL = text(
 """A turn's replies in one INSERT from one JSON array, ids assigned in the replies' order
 (ORDER BY the array's position); the driver has no many-row INSERT … RETURNING of its own."""
 
+PROGRESS = _table(LessonProgress)
+
+
+def _progress_upsert(dialect: Any) -> Any:
+    """One lesson's progress row, folded from one turn's events (`ProgressRepository.fold`):
+    inserted on the lesson's first event, otherwise updated from what the row holds."""
+    row = PROGRESS.c
+
+    def param(name: str, type_: Any) -> Any:
+        return bindparam(name, type_=type_)
+
+    now = param("now", UTCDateTime())
+    reset, completed = param("reset", Boolean()), param("completed", Boolean())
+    step, advance = param("step", Integer()), param("advance", Integer())
+    answered, correct = param("answered", Integer()), param("correct", Integer())
+    stuck, assisted = param("stuck", Integer()), param("assisted", Boolean())
+
+    def kept(column: Any) -> Any:  # what a fresh attempt (lesson.started) starts again from
+        return case((reset, 0), else_=column)
+
+    statement = dialect.insert(PROGRESS).values(
+        learner_id=param("learner_id", BigInteger()),
+        lesson_id=param("lesson_id", String()),
+        status=case((completed, "completed"), else_="started"),
+        current_step=func.coalesce(step, 0) + advance,
+        correct=correct,
+        answered=answered,
+        stuck_count=stuck,
+        assisted=case((completed, assisted), else_=false()),
+        started_at=now,
+        completed_at=case((completed, now), else_=null()),
+        updated_at=now,
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[row.learner_id, row.lesson_id],
+        set_={
+            "status": case((completed, "completed"), else_=row.status),
+            "current_step": func.coalesce(step, kept(row.current_step)) + advance,
+            "correct": kept(row.correct) + correct,
+            "answered": kept(row.answered) + answered,
+            "stuck_count": row.stuck_count + stuck,
+            "assisted": case((completed, assisted), else_=row.assisted),
+            "completed_at": case((completed, now), else_=row.completed_at),
+            "updated_at": now,
+        },
+    )
+
+
+PROGRESS_UPSERTS = {
+    name: _progress_upsert(dialect)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+"""`_progress_upsert`, by dialect."""
+
 # The same statements on PostgreSQL's driver (bot/store/driver.py).
 ON_DRIVER_CLAIM = OnDriver(CLAIMS["postgresql"])
 ON_DRIVER_STATE_FOR_UPDATE = OnDriver(STATE_FOR_UPDATE)
 ON_DRIVER_STATE_UPDATE = OnDriver(STATE_UPDATE)
 ON_DRIVER_STATE_UPDATE_TOUCHING = OnDriver(STATE_UPDATE_TOUCHING)
+ON_DRIVER_PROGRESS_UPSERT = OnDriver(PROGRESS_UPSERTS["postgresql"], many=True)
 ON_DRIVER_EVENTS_INSERT = OnDriver(EVENTS_INSERT, many=True)
 ON_DRIVER_OUTBOX_INSERT = OnDriver(OUTBOX_INSERT_ON_POSTGRESQL)
 ON_DRIVER_LEARNED = OnDriver(
@@ -360,40 +419,47 @@ class ProgressRepository:
         return result.all()
 
     async def apply(self, learner_id: int, events: Sequence[Event], now: datetime) -> None:
-        """Fold one turn's events into the per-lesson progress rows."""
+        """Fold one turn's events into the per-lesson progress rows: one upsert a lesson (one
+        round trip for all of them on PostgreSQL), no ORM objects."""
+        rows = [
+            {"learner_id": learner_id, "lesson_id": lesson, "now": now, **fold}
+            for lesson, fold in self.fold(events).items()
+        ]
+        if not rows or await ON_DRIVER_PROGRESS_UPSERT.executemany(self.session, rows):
+            return
+        statement = PROGRESS_UPSERTS[self.session.get_bind().dialect.name]
+        for row in rows:
+            await self.session.execute(statement, row)
+
+    @staticmethod
+    def fold(events: Sequence[Event]) -> dict[str, dict[str, Any]]:
+        """What a turn's events change in each lesson's row, in their order: `reset` (a fresh
+        attempt: step, answers and correct answers start again from 0), `step` (where the
+        learner is now; None: unchanged) and `advance`, counts to add (`answered`, `correct`,
+        `stuck`), and `completed` with `assisted`. Completion, once reached, stays."""
+        lessons: dict[str, dict[str, Any]] = {}
         for event in events:
             if event.lesson_id is None:
                 continue
-            row = await self.get(learner_id, event.lesson_id)
-            if row is None:
-                row = LessonProgress(
-                    learner_id=learner_id,
-                    lesson_id=event.lesson_id,
-                    status="started",
-                    current_step=0,
-                    correct=0,
-                    answered=0,
-                    stuck_count=0,
-                    started_at=now,
-                    updated_at=now,
-                )
-                self.session.add(row)
-            row.updated_at = now
+            fold = lessons.setdefault(event.lesson_id, {
+                "reset": False, "step": None, "advance": 0, "answered": 0, "correct": 0,
+                "stuck": 0, "completed": False, "assisted": False,
+            })  # fmt: skip
             if event.type == "lesson.started":
-                # Going through a lesson again starts a fresh attempt; completion stays.
-                row.current_step, row.correct, row.answered = 0, 0, 0
+                fold |= {"reset": True, "step": None, "advance": 0, "answered": 0, "correct": 0}
             elif event.type == "step.completed":
-                row.current_step = int(event.data.get("step", row.current_step)) + 1
+                if "step" in event.data:
+                    fold |= {"step": int(event.data["step"]) + 1, "advance": 0}
+                else:  # one step on from wherever the row is
+                    fold["advance"] += 1
             elif event.type in ("quiz.answered", "drill.answered"):
-                row.answered += 1
-                row.correct += int(bool(event.data.get("correct")))
+                fold["answered"] += 1
+                fold["correct"] += int(bool(event.data.get("correct")))
             elif event.type == "learner.stuck":
-                row.stuck_count += 1
+                fold["stuck"] += 1
             elif event.type == "lesson.completed":
-                row.status = "completed"
-                row.completed_at = now
-                row.assisted = bool(event.data.get("assisted"))
-        await self.session.flush()
+                fold |= {"completed": True, "assisted": bool(event.data.get("assisted"))}
+        return lessons
 
 
 class EventRepository:

@@ -326,6 +326,67 @@ async def test_progress_follows_the_events(database: Database, clock: Clock) -> 
         assert [event.type for event in logged] == [event.type for event in events]
 
 
+async def test_progress_of_several_lessons_and_a_fresh_attempt_is_one_statement_a_turn(
+    database: Database, clock: Clock
+) -> None:
+    def event(kind: str, lesson: str, **data: object) -> Event:
+        return Event(type=kind, lesson_id=lesson, step_id="s", data=data)
+
+    async def turn(*events: Event) -> list[str]:
+        """The progress's statements in a turn, after its opening (which begins it)."""
+        async with database.unit_of_work() as uow:
+            await uow.open_turn("web", "g", None, clock())
+            with statements(database.engine.sync_engine) as run:
+                await uow.progress.apply(learner_id, list(events), clock())
+            await uow.commit()
+        return run
+
+    async def row(lesson: str) -> tuple[object, ...]:
+        async with database.unit_of_work() as uow:
+            got = await uow.progress.get(learner_id, lesson)
+            assert got is not None
+            return (got.status, got.current_step, got.correct, got.answered, got.stuck_count,
+                    got.assisted, got.started_at, got.completed_at, got.updated_at)  # fmt: skip
+
+    async with database.unit_of_work() as uow:
+        learner, _ = await uow.learners.get_or_create(channel="web", external_id="g", now=clock())
+        learner_id = learner.id
+        await uow.commit()
+    start = clock()
+    # Two lessons in one turn: the first completed (with a helper), the next one begun.
+    run = await turn(
+        event("lesson.started", "a"),
+        event("quiz.answered", "a", correct=True),
+        event("step.completed", "a", step=4),
+        event("step.completed", "a"),  # no step: one on
+        event("lesson.completed", "a", assisted=True),
+        event("lesson.started", "b"),
+        event("learner.stuck", "b"),
+    )
+    if database.dialect == "postgresql":
+        assert [statement.split(" (")[0] for statement in run] == ["INSERT INTO lesson_progress"]
+    else:
+        assert len(run) == 2, run  # one for each lesson
+    assert await row("a") == ("completed", 6, 1, 1, 0, True, start, start, start)
+    assert await row("b") == ("started", 0, 0, 0, 1, False, start, None, start)
+    clock.advance(minutes=5)
+    # Lesson a again: a fresh attempt starts from step 0 and no answers; it stays completed.
+    await turn(
+        event("quiz.answered", "a", correct=False),
+        event("lesson.started", "a"),
+        event("drill.answered", "a", correct=True),
+        event("drill.answered", "a", correct=False),
+        event("step.completed", "a", step=1),
+        event("learner.stuck", "a"),
+    )
+    assert await row("a") == ("completed", 2, 1, 2, 1, True, start, start, clock())
+    clock.advance(minutes=5)
+    await turn(event("lesson.completed", "a"), event("step.completed", "b"))  # b: one on
+    assert await row("a") == ("completed", 2, 1, 2, 1, False, start, clock(), clock())
+    assert (await row("b"))[:2] == ("started", 1)
+    assert await turn(Event(type="locale.changed", data={"locale": "en"})) == []
+
+
 async def test_outbox_keeps_order_and_marks_sent(database: Database, clock: Clock) -> None:
     async with database.unit_of_work() as uow:
         learner, _ = await uow.learners.get_or_create(channel="web", external_id="e", now=clock())
