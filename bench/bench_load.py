@@ -84,6 +84,10 @@ SCRIPT: tuple[str, ...] = (
     "press",
     "/lang",
 )
+LESSON: tuple[str, ...] = ("press",) * 12
+"""`--lesson`: after SCRIPT, twelve more first buttons. With the lessons shipped, they finish
+the module's quick check, go through its first lesson (its steps, a quiz, the completion) and
+begin the next: the turns that write progress, events and reviews, most of a learner's."""
 
 
 def server_arguments(description: str, database: str) -> argparse.ArgumentParser:
@@ -132,6 +136,11 @@ def parse_args() -> argparse.Namespace:
         type=int,
         help="camtay's CAMTAY_TELEGRAM_TURNS_IN_PROGRESS (0: no load shedding); unset: the "
         "production default",
+    )
+    parser.add_argument(
+        "--lesson",
+        action="store_true",
+        help="each learner also goes through a lesson after the first chat's script",
     )
     parser.add_argument("--log-level", default="WARNING", help="both servers' log level")
     parser.add_argument("--skip-baseline", action="store_true")
@@ -356,8 +365,8 @@ class Updates:
         return json.dumps(update).encode()
 
 
-async def probe(url: str, database_url: str) -> list[Step]:
-    """Play SCRIPT once on camtay, reading each keyboard back from the outbox, so that the load
+async def probe(url: str, database_url: str, script: Sequence[str] = SCRIPT) -> list[Step]:
+    """Play the script once on camtay, reading each keyboard back from the outbox, so that the load
     replays it blind with buttons the engine really offered."""
     from bot.engine import ChoicesReply
     from bot.service import Outgoing
@@ -370,7 +379,7 @@ async def probe(url: str, database_url: str) -> list[Step]:
     keyboard: ChoicesReply | None = None
     try:
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-            for kind in SCRIPT:
+            for kind in script:
                 if kind in ("press", "type"):
                     assert keyboard is not None, "a press before any keyboard"
                     first = keyboard.options[0]
@@ -677,7 +686,8 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
             servers.append(baseline)
         for server in servers:
             await wait_up(server)
-        steps = await probe(camtay.urls[0], url)
+        script = SCRIPT + LESSON if args.lesson else SCRIPT
+        steps = await probe(camtay.urls[0], url, script)
         updates = Updates(steps, first_update=2_000_000)
         print(f"probe: {len(steps)} updates per learner; load average {load_avg()}", flush=True)
 
@@ -772,7 +782,7 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
                 for key, value in vars(args).items()
                 if key != "serve_fake"
             },
-            "script": list(SCRIPT),
+            "script": list(SCRIPT + LESSON if args.lesson else SCRIPT),
             "phases": rows,
             "rss_mb": rss,
             "sustained_rate": sustained,
