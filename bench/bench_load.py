@@ -782,7 +782,7 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
                 for key, value in vars(args).items()
                 if key != "serve_fake"
             },
-            "script": list(SCRIPT + LESSON if args.lesson else SCRIPT),
+            "script": list(script),
             "phases": rows,
             "rss_mb": rss,
             "sustained_rate": sustained,

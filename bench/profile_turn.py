@@ -190,9 +190,10 @@ async def count_calls(runner: TutorTurns | WebhookTurns, args: argparse.Namespac
     by_package: Counter[str] = Counter()
     by_function: Counter[str] = Counter()
     for (filename, line, name), (_primitive, calls, *_times) in stats.items():
-        by_package[package(filename)] += calls
+        origin = package(filename)
+        by_package[origin] += calls
         where = "" if filename == "~" else f" ({Path(filename).name}:{line})"
-        by_function[f"{package(filename)}: {name}{where}"] += calls
+        by_function[f"{origin}: {name}{where}"] += calls
     total = sum(by_package.values())
     print(f"Python function calls: {total / args.turns:,.0f} a turn ({total:,} in {args.turns})")
     for name, calls in by_package.most_common(20):
