@@ -50,7 +50,7 @@ OUTBOX = (
     "VALUES ($1, $2::jsonb, 'pending', now())"
 )
 POOL_SIZE = 20
-"""camtay's pool on PostgreSQL: pool_size 10 + max_overflow 10 (bot/store/db.py)."""
+"""As many connections as camtay keeps on PostgreSQL (bot/store/db.py: POOL_SIZE)."""
 
 
 def chat_of(update: dict[str, Any]) -> tuple[int, str]:

@@ -27,6 +27,13 @@ class Settings(BaseSettings):
         default=None,
         description="postgresql+asyncpg://… in production; unset means the SQLite file below.",
     )
+    database_pool_size: int = Field(
+        default=20,  # bot/store/db.py's POOL_SIZE, for tests and tools that build a Database
+        ge=2,
+        description="PostgreSQL connections each process keeps open; a unit of work beyond "
+        "them waits for one. Every process's pool together must stay under the server's "
+        "max_connections",
+    )
     sqlite_path: Path = DEFAULT_SQLITE
     redis_url: str | None = Field(
         default=None, description="redis://… shares locks across processes"

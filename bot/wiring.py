@@ -134,7 +134,7 @@ def _telegram(
 
 def build(settings: Settings, catalog: Catalog | None = None) -> Runtime:
     catalog = catalog or load_catalog(settings.lessons_dir)
-    database = Database(settings.effective_database_url)
+    database = Database(settings.effective_database_url, settings.database_pool_size)
     # Production: what processes share lives in Redis (one client and pool for all of it).
     # A blocking pool: under overload a turn waits for a connection (back-pressure) instead of
     # failing with MaxConnectionsError, which the platform would see as a 500.

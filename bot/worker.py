@@ -69,8 +69,11 @@ class OutboxWorker:
         self.batch = batch
         self.claims = database.dialect == "postgresql"
         """Claim messages in the database (PostgreSQL) rather than under a learner's lock."""
-        # A claim holds a pooled connection while it sends: stay within the pool (db.py: 20).
-        self.concurrency = concurrency or (12 if self.claims else 32)
+        # A claim holds a pooled connection while it sends, and a picture's send looks up its
+        # file id with another: at most half the pool, so every claim can get its second.
+        self.concurrency = concurrency or (
+            min(12, max(1, database.pool_size // 2)) if self.claims else 32
+        )
         self.wakeups = wakeups
         self.wakeup = asyncio.Event()
         self._paused_until: dict[str, float] = {}

@@ -466,6 +466,25 @@ def test_the_hpa_scales_the_web_deployment_on_cpu() -> None:
     assert container["resources"]["requests"]["cpu"], "CPU utilisation needs a CPU request"
 
 
+def test_the_pods_pools_fit_in_a_default_postgresql() -> None:
+    """Every pod at the autoscaler's maximum, each with its pool full, stays within the
+    connections a PostgreSQL with its default max_connections (100, 3 of them reserved for
+    superusers) lets applications open."""
+    (hpa,) = [document for document in _objects() if document["kind"] == "HorizontalPodAutoscaler"]
+    workers = _object("Deployment", "camtay-worker")["spec"]["replicas"]
+    pool = int(_object("ConfigMap", "camtay-config")["data"]["CAMTAY_DATABASE_POOL_SIZE"])
+    assert (hpa["spec"]["maxReplicas"] + workers) * pool <= 100 - 3
+
+
+def test_composes_postgresql_takes_the_scaled_out_example() -> None:
+    """deploy/README.md's `--scale web=3 --scale worker=2`, each pool full (the default size),
+    with room left for the one-off commands."""
+    command = _as_list(_services()["postgres"]["command"])
+    (setting,) = [word for word in command if word.startswith("max_connections=")]
+    assert "--scale web=3 --scale worker=2" in (DEPLOY / "README.md").read_text()
+    assert (3 + 2) * Settings(_env_file=None).database_pool_size + 10 <= int(setting.split("=")[1])
+
+
 # --- the commands, routes and settings the files name ---------------------------------------
 
 

@@ -28,12 +28,15 @@ from bot.locks import (
     RedisWakeups,
     moving_window,
 )
-from bot.service import Inbound, Outgoing, Tutor
+from bot.service import Inbound, Outgoing, Sender, Tutor
+from bot.settings import Settings
 from bot.store import Database
+from bot.store.db import POOL_SIZE
 from bot.store.models import BULK_PRIORITY
 from bot.store.scratch import execute
+from bot.wiring import build
 from bot.worker import OutboxWorker
-from tests.conftest import REDIS_URL, TABLES, Clock, connect_redis
+from tests.conftest import FIXTURE_LESSONS, REDIS_URL, TABLES, Clock, connect_redis
 
 pytestmark = pytest.mark.redis
 
@@ -288,7 +291,7 @@ async def two_databases(pg_url: str) -> AsyncIterator[tuple[Database, Database]]
     await second.dispose()
 
 
-def worker(database: Database, sender: _Named, clock: Clock, **options: object) -> OutboxWorker:
+def worker(database: Database, sender: Sender, clock: Clock, **options: object) -> OutboxWorker:
     return OutboxWorker(
         database=database,
         locks=MemoryLocks(),
@@ -327,6 +330,48 @@ async def test_two_workers_send_everything_once_and_in_order(
     async with a.unit_of_work() as uow:
         assert await uow.outbox.count("pending") == 0
         assert await uow.outbox.count("sent") == len(ids)
+
+
+@pytest.mark.postgres
+async def test_a_worker_leaves_room_in_its_pool_for_a_send_that_reads_the_database(
+    pg_url: str, clock: Clock
+) -> None:
+    """A claim holds a connection while its message is sent, and sending a picture looks up
+    its file id with a second one: a worker serves at most half as many learners at once as
+    its pool has connections, so no claim waits for a connection that only a claim can free."""
+    database = Database(pg_url, pool_size=4)
+    try:
+        ids = await queue(database, learners=10, each=2, clock=clock)
+        recorder = Recorder()
+
+        class LooksUp:
+            async def send(self, message: Outgoing) -> None:
+                async with database.unit_of_work() as uow:  # as a picture's file id is
+                    await uow.media.get("telegram", "picture.png")
+                await _Named(recorder, "w").send(message)
+
+        sending = worker(database, LooksUp(), clock)
+        assert sending.concurrency == 2
+        stop = asyncio.Event()
+        running = asyncio.create_task(sending.run(stop, idle=0.05))
+        async with asyncio.timeout(20):  # a starved pool would wait 30 s, then fail
+            await recorder.wait_for(len(ids))
+        stop.set()
+        await running
+        assert sorted(message_id for _, message_id, _ in recorder.sent) == ids
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.postgres
+def test_the_pool_size_setting_reaches_the_database_and_the_worker(pg_url: str) -> None:
+    runtime = build(
+        Settings(database_url=pg_url, database_pool_size=6, lessons_dir=FIXTURE_LESSONS)
+    )
+    assert runtime.database.pool_size == 6
+    assert runtime.worker.concurrency == 3
+    assert Settings().database_pool_size == POOL_SIZE  # the same default everywhere
+    asyncio.run(runtime.close())
 
 
 @pytest.mark.postgres

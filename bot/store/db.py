@@ -56,8 +56,18 @@ JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer"
 serializer and parser: a few times faster than the standard library's on this data."""
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine for SQLite (the embedded default) or PostgreSQL."""
+POOL_SIZE = 20
+"""PostgreSQL connections a process keeps open by default (`CAMTAY_DATABASE_POOL_SIZE`)."""
+
+
+def create_engine(url: str, pool_size: int = POOL_SIZE) -> AsyncEngine:
+    """An async engine for SQLite (the embedded default) or PostgreSQL.
+
+    On PostgreSQL the pool is `pool_size` connections and no more: a unit of work beyond them
+    waits for one. SQLAlchemy closes an overflow connection as soon as it is given back, so
+    under steady load an overflow meant a new connection (and a new server process, its
+    prepared statements made again) every few dozen turns (`bench/README.md`).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -69,7 +79,9 @@ def create_engine(url: str) -> AsyncEngine:
     # of work, as many as the turn's own writes. A connection dropped by a restarted server
     # fails the one unit of work that meets it; SQLAlchemy then discards every older pooled
     # connection, and the platform redelivers the update (the dedup row makes that safe).
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800, **JSON_CODEC)
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=0, pool_recycle=1800, **JSON_CODEC
+    )
 
 
 class Opening(NamedTuple):
@@ -134,9 +146,11 @@ class UnitOfWork:
 class Database:
     """The engine and session factory, made once per process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = POOL_SIZE) -> None:
         self.url = url
-        self.engine = create_engine(url)
+        self.pool_size = pool_size
+        """Connections at most on PostgreSQL (SQLite's pool is its own)."""
+        self.engine = create_engine(url, pool_size)
         self._sessions = async_sessionmaker(
             self.engine,
             expire_on_commit=False,

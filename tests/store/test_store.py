@@ -478,3 +478,35 @@ async def test_a_dropped_connection_costs_one_unit_of_work_at_most(
     failures = len(errors)
     async with database.unit_of_work() as uow:
         assert await uow.learners.count() == 4 + 6 - failures
+
+
+@pytest.mark.postgres
+async def test_a_busy_process_keeps_its_connections(postgres_url: str, clock: Clock) -> None:
+    """More units of work at once than the pool holds wait for a connection: no connection
+    beyond the pool is opened, and none is closed when given back (an overflow connection
+    was closed on its return, so steady load opened a new one every few dozen turns)."""
+    from sqlalchemy import text
+
+    database = Database(postgres_url, pool_size=4)
+    opened: list[object] = []
+    event.listen(database.engine.sync_engine, "connect", lambda *_: opened.append(1))
+    backends: set[int] = set()
+
+    async def a_turn(name: str) -> None:
+        async with database.unit_of_work() as uow:
+            backends.add(await uow.session.scalar(text("SELECT pg_backend_pid()")))
+            await uow.session.execute(text("SELECT pg_sleep(0.02)"))
+            await uow.learners.get_or_create(channel="web", external_id=name, now=clock())
+            await uow.commit()
+
+    try:
+        async with database.unit_of_work() as uow:  # the database is shared: count what is new
+            before = await uow.learners.count()
+        for wave in range(3):
+            await asyncio.gather(*(a_turn(f"busy-{wave}-{n}") for n in range(12)))
+        assert len(opened) == 4
+        assert len(backends) == 4
+        async with database.unit_of_work() as uow:
+            assert await uow.learners.count() == before + 36
+    finally:
+        await database.dispose()
