@@ -23,7 +23,10 @@ server that falls behind is charged for it; an update turned away with a 503 and
 when camtay sheds load, is delivered again after the pause, as Telegram does, and its latency
 still runs from the first schedule). When camtay cannot sustain the rate (completed
 < 95 % of offered, or p99 > 1 s), lower rates are tried and the highest sustained one is
-reported too. RSS of every web process (VmRSS, /proc) after warm-up and at the end.
+reported too. RSS of every web process (VmRSS, /proc) after warm-up and at the end. When
+PostgreSQL and Redis run on this machine, the CPU of the PostgreSQL backends serving each
+server's connections (found through /proc by the connections' ports) and of the Redis server
+(camtay's phases only; the whole server, so nothing else should use it meanwhile) per turn.
 
     .venv/bin/python bench/bench_load.py                      # about 3 minutes
     .venv/bin/python bench/bench_load.py --web-processes 2
@@ -39,17 +42,19 @@ import contextlib
 import json
 import os
 import platform
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 THIS = Path(__file__).resolve()
 ROOT = THIS.parent.parent
@@ -217,6 +222,67 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _socket_inodes(pids: Sequence[int]) -> set[str]:
+    inodes = set()
+    for pid in pids:
+        try:
+            names = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for name in names:
+            with contextlib.suppress(OSError):
+                link = os.readlink(f"/proc/{pid}/fd/{name}")
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+    return inodes
+
+
+def _processes(comm: str) -> Iterator[tuple[int, str]]:
+    """(pid, command line) of this machine's processes named `comm`."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{entry}/comm").read_text().strip() == comm:
+                yield (
+                    int(entry),
+                    Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace"),
+                )
+
+
+@dataclass
+class Services:
+    """PostgreSQL's and Redis's processes on this machine (the CPU they spend on a server's
+    turns), found by the ports in the benchmark's URLs; nothing when they run elsewhere."""
+
+    postgres_port: int
+    redis_port: int
+
+    def backends(self, clients: Sequence[int]) -> list[int]:
+        """The PostgreSQL server processes serving the TCP connections of these processes."""
+        inodes = _socket_inodes(clients)
+        ports = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with contextlib.suppress(OSError):
+                for line in Path(table).read_text().splitlines()[1:]:
+                    fields = line.split()
+                    local, remote, inode = fields[1], fields[2], fields[9]
+                    if inode in inodes and int(remote.rsplit(":", 1)[1], 16) == self.postgres_port:
+                        ports.add(int(local.rsplit(":", 1)[1], 16))
+        # A backend's command line names its client: "postgres: user db 127.0.0.1(54321) idle".
+        return [
+            pid
+            for pid, line in _processes("postgres")
+            if (found := BACKEND_CLIENT.search(line)) and int(found.group(1)) in ports
+        ]
+
+    def redis(self) -> list[int]:
+        return [pid for pid, line in _processes("redis-server") if f":{self.redis_port}" in line]
+
+
+BACKEND_CLIENT = re.compile(r"\((\d+)\)")
+
+
 def server_cpu(server: Server) -> float:
     """CPU seconds used so far by all of a server's processes."""
     return sum(cpu_seconds(process.pid) for process in server.processes)
@@ -267,6 +333,7 @@ class Server:
     urls: list[str]
     processes: list[subprocess.Popen[bytes]]
     logs: list[Path]
+    services: Services | None = None
 
     def rss(self) -> list[dict[str, float]]:
         return [rss_mb(process.pid) for process in self.processes]
@@ -422,6 +489,8 @@ class Phase:
     load_after: list[float] = field(default_factory=list)
     cpu_busy: float = 0.0
     server_cpu: float = 0.0
+    database_cpu: float | None = None
+    redis_cpu: float | None = None
     generator_cpu: float = 0.0
     dropped: int = 0
     redelivered: int = 0
@@ -449,6 +518,8 @@ class Phase:
             "machine_cpu_busy": round(self.cpu_busy, 3),
             "server_cpu_s": round(self.server_cpu, 2),
             "server_cpu_ms_per_turn": round(self.server_cpu / done * 1000, 2) if done else None,
+            "database_cpu_ms_per_turn": _per_turn(self.database_cpu, done),
+            "redis_cpu_ms_per_turn": _per_turn(self.redis_cpu, done),
             "generator_cpu_ms_per_request": (
                 round(self.generator_cpu / done * 1000, 2) if done else None
             ),
@@ -463,6 +534,10 @@ class Phase:
             and not info["errors"]
             and not self.dropped
         )
+
+
+def _per_turn(seconds: float | None, turns: int) -> float | None:
+    return None if seconds is None or not turns else round(seconds / turns * 1000, 2)
 
 
 REDELIVERIES = 10
@@ -495,17 +570,29 @@ async def post(http: aiohttp.ClientSession, url: str, body: bytes, phase: Phase)
 
 
 class Measure:
-    """Wall time, load average, machine CPU and the server's own CPU around a phase."""
+    """Wall time, load average, machine CPU and the server's own CPU around a phase; and the
+    CPU of the PostgreSQL backends serving the server (and of Redis, for camtay), when they
+    run on this machine."""
 
     def __init__(self, phase: Phase, server: Server) -> None:
         self.phase = phase
         self.pids = [process.pid for process in server.processes]
+        self.services = server.services
+        self.uses_redis = server.kind == "camtay"
 
     def server_cpu(self) -> float:
         return sum(cpu_seconds(pid) for pid in self.pids)
 
+    def _helpers(self) -> tuple[dict[int, float], dict[int, float]]:
+        if self.services is None:
+            return {}, {}
+        backends = {pid: cpu_seconds(pid) for pid in self.services.backends(self.pids)}
+        redis = {pid: cpu_seconds(pid) for pid in self.services.redis()} if self.uses_redis else {}
+        return backends, redis
+
     def __enter__(self) -> Measure:
         self.phase.load_before = load_avg()
+        self.helpers = self._helpers()
         self.own = self.server_cpu()
         self.generator = time.process_time()
         self.cpu = cpu_times()
@@ -517,6 +604,14 @@ class Measure:
         busy, total = cpu_times()
         self.phase.cpu_busy = (busy - self.cpu[0]) / max(1.0, total - self.cpu[1])
         self.phase.server_cpu = self.server_cpu() - self.own
+        after = self._helpers()
+        # A backend that appeared during the phase spent all its CPU in it; one that ended is
+        # not counted past the phase's start (pools keep theirs, so that is rare).
+        spent = [
+            sum(now - before.get(pid, 0.0) for pid, now in later.items()) if later else None
+            for before, later in zip(self.helpers, after, strict=True)
+        ]
+        self.phase.database_cpu, self.phase.redis_cpu = spent
         self.phase.generator_cpu = time.process_time() - self.generator
         self.phase.load_after = load_avg()
 
@@ -603,20 +698,26 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| server | phase | turns/s | p50 ms | p99 ms | max ms | errors (dropped) | 503s "
         "delivered again | server CPU "
-        "ms/turn | generator CPU ms/request | load avg (1 min) before → after | machine CPU "
-        "busy |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        "ms/turn | PostgreSQL CPU ms/turn | Redis CPU ms/turn | generator CPU ms/request | "
+        "load avg (1 min) before → after | machine CPU busy |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for row in rows:
         lines.append(
             f"| {row['server']} | {row['phase']} | {row['turns_per_s']:,.0f} | {row['p50_ms']} "
             f"| {row['p99_ms']} | {row['max_ms']} | {row['errors']} ({row['dropped']}) | "
             f"{row['redelivered']} | {row['server_cpu_ms_per_turn']} | "
+            f"{_or_dash(row['database_cpu_ms_per_turn'])} | "
+            f"{_or_dash(row['redis_cpu_ms_per_turn'])} | "
             f"{row['generator_cpu_ms_per_request']} | "
             f"{row['loadavg_before'][0]} → {row['loadavg_after'][0]} "
             f"| {row['machine_cpu_busy']:.0%} |"
         )
     return "\n".join(lines)
+
+
+def _or_dash(value: float | None) -> str:
+    return "–" if value is None else str(value)
 
 
 async def fresh_database_and_redis(server_url: str, database: str, redis_url: str) -> str:
@@ -684,6 +785,9 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
                 "baseline", args.web_processes, base_env, dsn, args.log_level, home
             )
             servers.append(baseline)
+        services = Services(make_url(url).port or 5432, urlsplit(args.redis).port or 6379)
+        for server in servers:
+            server.services = services
         for server in servers:
             await wait_up(server)
         script = SCRIPT + LESSON if args.lesson else SCRIPT
