@@ -73,10 +73,6 @@ STABLE_STATE = (
 )
 """The state's fields that depend only on the inputs (not on the clock) and so must equal the
 reference learner's."""
-WORKER_CONCURRENCY = 12
-"""OutboxWorker's claims in flight on PostgreSQL: the most a killed worker can leave half-sent."""
-
-
 HERE = str(Path(__file__).resolve().parent)
 
 
@@ -636,12 +632,17 @@ async def check(
         f"nothing sent that was not a reply ({totals['unexplained']} unexplained, "
         f"{totals['to unknown chats']} to unknown chats)",
     )
-    bound = kills * WORKER_CONCURRENCY
+    from bot.store.db import POOL_SIZE
+    from bot.worker import claims_at_once
+
+    # A worker's claims in flight on PostgreSQL: the most a killed worker can leave half-sent.
+    in_flight = claims_at_once(POOL_SIZE)
+    bound = kills * in_flight
     verdicts.check(
         totals["resent"] <= bound,
         f"replies sent twice: {totals['resent']} (allowed: a worker killed between Telegram's "
         f"answer and its commit resends the one message it had in flight: at most "
-        f"{WORKER_CONCURRENCY} per worker kill, {bound} for {kills} kills)",
+        f"{in_flight} per worker kill, {bound} for {kills} kills)",
     )
     return verdicts, figures
 

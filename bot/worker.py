@@ -29,6 +29,15 @@ class Wakeups(Protocol):
     async def listen(self, wake: Callable[[], None], stop: asyncio.Event) -> None: ...
 
 
+def claims_at_once(pool_size: int) -> int:
+    """Learners a worker on PostgreSQL serves at once, each with a claim in flight.
+
+    A claim holds a pooled connection while it sends, and a picture's send looks up its file id
+    with another: at most half the pool, so every claim can get its second.
+    """
+    return min(12, max(1, pool_size // 2))
+
+
 class OutboxWorker:
     """Drains pending messages of push channels (Telegram, Zalo) through their senders.
 
@@ -69,10 +78,8 @@ class OutboxWorker:
         self.batch = batch
         self.claims = database.dialect == "postgresql"
         """Claim messages in the database (PostgreSQL) rather than under a learner's lock."""
-        # A claim holds a pooled connection while it sends, and a picture's send looks up its
-        # file id with another: at most half the pool, so every claim can get its second.
         self.concurrency = concurrency or (
-            min(12, max(1, database.pool_size // 2)) if self.claims else 32
+            claims_at_once(database.pool_size) if self.claims else 32
         )
         self.wakeups = wakeups
         self.wakeup = asyncio.Event()
