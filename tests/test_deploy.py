@@ -466,14 +466,29 @@ def test_the_hpa_scales_the_web_deployment_on_cpu() -> None:
     assert container["resources"]["requests"]["cpu"], "CPU utilisation needs a CPU request"
 
 
+def _surge(deployment: Doc, replicas: int) -> int:
+    """The pods a rolling update adds beyond `replicas` (Kubernetes's default: 25 %, up)."""
+    strategy = deployment["spec"].get("strategy") or {}
+    if strategy.get("type") == "Recreate":
+        return 0
+    surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
+    if isinstance(surge, str) and surge.endswith("%"):
+        return -(-replicas * int(surge[:-1]) // 100)
+    return int(surge)
+
+
 def test_the_pods_pools_fit_in_a_default_postgresql() -> None:
-    """Every pod at the autoscaler's maximum, each with its pool full, stays within the
-    connections a PostgreSQL with its default max_connections (100, 3 of them reserved for
-    superusers) lets applications open."""
+    """Every pod at the autoscaler's maximum, and the pods a rolling update adds, each with its
+    pool full, stay within the connections a PostgreSQL with its default max_connections (100,
+    3 of them reserved for superusers) lets applications open."""
     (hpa,) = [document for document in _objects() if document["kind"] == "HorizontalPodAutoscaler"]
-    workers = _object("Deployment", "camtay-worker")["spec"]["replicas"]
+    web = hpa["spec"]["maxReplicas"]
+    web += _surge(_object("Deployment", "camtay-web"), web)
+    worker = _object("Deployment", "camtay-worker")
+    workers = worker["spec"]["replicas"] + _surge(worker, worker["spec"]["replicas"])
     pool = int(_object("ConfigMap", "camtay-config")["data"]["CAMTAY_DATABASE_POOL_SIZE"])
-    assert (hpa["spec"]["maxReplicas"] + workers) * pool <= 100 - 3
+    assert (web, workers) == (11, 3)
+    assert (web + workers) * pool <= 100 - 3
 
 
 def test_composes_postgresql_takes_the_scaled_out_example() -> None:
