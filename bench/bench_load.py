@@ -250,6 +250,10 @@ def _processes(comm: str) -> Iterator[tuple[int, str]]:
                 )
 
 
+BACKEND_CLIENT = re.compile(r"\((\d+)\)")
+"""The client's port in a PostgreSQL backend's title: "postgres: user db 127.0.0.1(54321) idle"."""
+
+
 @dataclass
 class Services:
     """PostgreSQL's and Redis's processes on this machine (the CPU they spend on a server's
@@ -269,7 +273,6 @@ class Services:
                     local, remote, inode = fields[1], fields[2], fields[9]
                     if inode in inodes and int(remote.rsplit(":", 1)[1], 16) == self.postgres_port:
                         ports.add(int(local.rsplit(":", 1)[1], 16))
-        # A backend's command line names its client: "postgres: user db 127.0.0.1(54321) idle".
         return [
             pid
             for pid, line in _processes("postgres")
@@ -278,9 +281,6 @@ class Services:
 
     def redis(self) -> list[int]:
         return [pid for pid, line in _processes("redis-server") if f":{self.redis_port}" in line]
-
-
-BACKEND_CLIENT = re.compile(r"\((\d+)\)")
 
 
 def server_cpu(server: Server) -> float:
@@ -517,12 +517,10 @@ class Phase:
             "loadavg_after": self.load_after,
             "machine_cpu_busy": round(self.cpu_busy, 3),
             "server_cpu_s": round(self.server_cpu, 2),
-            "server_cpu_ms_per_turn": round(self.server_cpu / done * 1000, 2) if done else None,
+            "server_cpu_ms_per_turn": _per_turn(self.server_cpu, done),
             "database_cpu_ms_per_turn": _per_turn(self.database_cpu, done),
             "redis_cpu_ms_per_turn": _per_turn(self.redis_cpu, done),
-            "generator_cpu_ms_per_request": (
-                round(self.generator_cpu / done * 1000, 2) if done else None
-            ),
+            "generator_cpu_ms_per_request": _per_turn(self.generator_cpu, done),
         }
 
     def sustained(self) -> bool:
@@ -537,6 +535,7 @@ class Phase:
 
 
 def _per_turn(seconds: float | None, turns: int) -> float | None:
+    """Milliseconds a turn (or a request), to two places; None without a figure or a turn."""
     return None if seconds is None or not turns else round(seconds / turns * 1000, 2)
 
 
