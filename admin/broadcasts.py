@@ -470,7 +470,8 @@ async def queue_step(runtime: Runtime, broadcast_id: int) -> bool:
             "vi": TextReply(text=row.text_vi).model_dump(),
             "en": TextReply(text=row.text_en).model_dump(),
         }
-        last = await queue_batch(
+        before = row.recipients
+        last, queued = await queue_batch(
             uow, broadcast_id, conditions, payloads, row.queued_through, runtime.tutor.clock()
         )
         if last is None:
@@ -479,7 +480,25 @@ async def queue_step(runtime: Runtime, broadcast_id: int) -> bool:
             row.queued_through = last
         await uow.commit()
     runtime.worker.notify()  # an embedded worker starts on this batch right away
+    if doubled(before, before + queued):
+        async with runtime.database.unit_of_work() as uow:
+            await uow.outbox.analyze()
+            await uow.commit()
     return last is None
+
+
+def doubled(before: int, after: int) -> bool:
+    """Whether a broadcast's queued messages just went past 1, 2, 4, 8, … batches.
+
+    A bulk load changes what the outbox holds faster than PostgreSQL's statistics follow
+    (autovacuum analyses a table a minute or more later, or never where it is off), and every
+    connection keeps the plans it made for the worker's claims while the outbox was small: with
+    100,000 messages pending, such a plan read every pending row for each claim, and the worker
+    sent 10 a second instead of 29 (`bench/README.md`). So queueing refreshes the statistics
+    each time the broadcast doubles, which also makes every connection plan its claims again:
+    a handful of `ANALYZE`s for the largest broadcast.
+    """
+    return (after // QUEUE_BATCH).bit_length() > (before // QUEUE_BATCH).bit_length()
 
 
 async def queue_all(runtime: Runtime, broadcast_id: int) -> None:
@@ -504,11 +523,12 @@ async def queue_batch(
     payloads: dict[str, dict[str, Any]],
     after: int,
     now: datetime,
-) -> int | None:
+) -> tuple[int | None, int]:
     """Queue the people of the next batch after id `after` with one INSERT … SELECT.
 
-    Returns the batch's last id, or None once the segment is exhausted. Nothing about the
-    recipients passes through Python, so a batch costs two statements whatever its size.
+    Returns the batch's last id (None once the segment is exhausted) and how many messages it
+    queued. Nothing about the recipients passes through Python, so a batch costs two statements
+    whatever its size.
     """
     window = (
         select(Learner.id)
@@ -521,7 +541,7 @@ async def queue_batch(
         await uow.session.execute(select(func.max(window.c.id), func.count()).select_from(window))
     ).one()
     if not size:
-        return None
+        return None, 0
     # The account to write to: the person's most recently used one on a push channel that has
     # not blocked the bot (VolunteerRepository.reach, limited to channels that can push).
     candidate = aliased(Learner)
@@ -585,4 +605,4 @@ async def queue_batch(
             .where(Broadcast.id == broadcast_id)
             .values(recipients=Broadcast.recipients + queued)
         )
-    return int(last) if size == QUEUE_BATCH else None
+    return (int(last) if size == QUEUE_BATCH else None), queued

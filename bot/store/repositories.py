@@ -687,6 +687,13 @@ class OutboxRepository:
             ready.append(row)
         return ready
 
+    async def analyze(self) -> None:
+        """Refresh PostgreSQL's statistics of the outbox after a bulk load (`ANALYZE`), which
+        also has every connection plan its statements on the outbox again. Elsewhere (SQLite,
+        one process, a small outbox) nothing is done."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            await self.session.execute(text("ANALYZE outbox"))
+
     async def retry_later(self, message_id: int, at: datetime, error: str) -> None:
         await self.session.execute(
             update(OutboxMessage)

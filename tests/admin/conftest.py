@@ -17,9 +17,8 @@ from webhook.app import create_app
 MakeToken = Callable[..., Awaitable[str]]
 
 
-@pytest.fixture
-async def runtime(database_url: str, clock: Clock) -> AsyncIterator[Runtime]:
-    """The whole app's parts on the test lessons, a migrated empty database and a fixed clock."""
+def build_runtime(database_url: str, clock: Clock) -> Runtime:
+    """The whole app's parts on the test lessons, the given database and a fixed clock."""
     settings = Settings(
         database_url=database_url,
         redis_url=None,
@@ -28,6 +27,13 @@ async def runtime(database_url: str, clock: Clock) -> AsyncIterator[Runtime]:
     )
     built = build(settings)
     built.tutor.clock = clock
+    return built
+
+
+@pytest.fixture
+async def runtime(database_url: str, clock: Clock) -> AsyncIterator[Runtime]:
+    """The whole app's parts on the test lessons, a migrated empty database and a fixed clock."""
+    built = build_runtime(database_url, clock)
     yield built
     await built.close()
 

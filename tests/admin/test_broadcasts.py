@@ -14,22 +14,27 @@ The people (inserted directly, counted by hand):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy import text as sql
 
 from admin import broadcasts
 from admin.auth import create_token
+from bot.engine import TextReply
 from bot.engine.lesson import Catalog
 from bot.settings import Settings
+from bot.store import Database
+from bot.store.migrate import upgrade
 from bot.store.models import BULK_PRIORITY, AuditEntry, Broadcast, Learner, OutboxMessage
+from bot.store.scratch import create_scratch, drop_scratch
 from bot.wiring import Runtime, build
-from tests.admin.conftest import MakeToken, bearer
+from tests.admin.conftest import MakeToken, bearer, build_runtime
 from tests.admin.test_learners import PSBC, add_account, add_person
 from tests.conftest import FIXTURE_LESSONS, Clock
 from tests.fakes.telegram import FakeTelegram
@@ -499,3 +504,94 @@ async def test_a_segment_whose_module_left_the_lessons_stays_a_draft(
     shown = (await client.get(API + f"/broadcasts/{made['id']}", headers=bearer(admin))).json()
     assert shown["status"] == "draft"
     assert await audit_actions(runtime) == [("broadcast.create", made["id"])]
+
+
+# --- a large broadcast and the worker's plans ---------------------------------------------------
+
+
+@pytest.fixture
+def fresh_postgres(postgres_url: str) -> Iterator[str]:
+    """A migrated PostgreSQL database of its own: no statistics left by other tests."""
+    url = asyncio.run(create_scratch(postgres_url, "camtay_plans"))
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(drop_scratch(postgres_url, url))
+
+
+FLUSH_COUNTS = sql("SELECT pg_stat_force_next_flush()")
+"""The connection's activity counts reach pg_stat_* as its transaction ends (PostgreSQL 15+)."""
+
+
+async def pending_rows_read(database: Database) -> int:
+    """Index entries read so far from the outbox's index by status and channel: the one a
+    claim must not walk (it reads the learner's own messages by ix_outbox_status_learner_id_id)."""
+    async with database.unit_of_work() as uow:
+        reads = await uow.session.scalar(
+            sql(
+                "SELECT idx_tup_read FROM pg_stat_user_indexes "
+                "WHERE indexrelname = 'ix_outbox_status_channel_priority'"
+            )
+        )
+    return int(reads or 0)
+
+
+@pytest.mark.postgres
+async def test_after_a_large_broadcast_a_claim_reads_only_the_learners_own_messages(
+    fresh_postgres: str, clock: Clock
+) -> None:
+    """A worker's connection plans its claims while the outbox holds a few replies; then a
+    broadcast to 3,000 people fills it. The next claim on that connection must not read every
+    pending message: with the plan kept from the small outbox, each claim read them all (twice),
+    and a 100,000-person broadcast went out at 10 messages a second instead of 29."""
+    runtime = build_runtime(fresh_postgres, clock)
+    worker = Database(fresh_postgres, pool_size=1)  # one connection: its plans are the ones read
+    now = clock()
+    try:
+        async with runtime.database.unit_of_work() as uow:
+            await uow.session.execute(
+                insert(Learner),
+                [
+                    {"channel": "telegram", "external_id": str(9_000_000 + number),
+                     "locale": "vi", "created_at": now, "last_active_at": now}
+                    for number in range(3000)
+                ],
+            )  # fmt: skip
+            await uow.commit()
+            ids = list((await uow.session.scalars(select(Learner.id).order_by(Learner.id))).all())
+            for learner in (await uow.session.scalars(select(Learner).limit(10))).all():
+                await uow.outbox.add(learner, [TextReply(text="Chào bà!")], now)
+            await uow.commit()
+        for learner_id in ids[:8]:  # after five, PostgreSQL keeps one plan for every claim
+            async with worker.unit_of_work() as uow:
+                assert await uow.outbox.claim_next(learner_id, now) is not None
+
+        async with runtime.database.unit_of_work() as uow:
+            _, token = await create_token(uow, role="admin", name="ops", now=now)
+            await uow.commit()
+        app = create_app(runtime=runtime)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+        ):
+            made = (await post(http, token, "/broadcasts", draft())).json()
+            await post(http, token, f"/broadcasts/{made['id']}/send")
+            assert (await until_queued(http, token, made["id"]))["recipients"] == 3000
+
+        # Every connection's counts so far reach the statistics: closed ones on closing, and
+        # the worker's as its next transaction ends.
+        await runtime.database.dispose()
+        async with worker.unit_of_work() as uow:
+            await uow.session.execute(FLUSH_COUNTS)
+        before = await pending_rows_read(runtime.database)
+        async with worker.unit_of_work() as uow:  # the newest person's message: queued last
+            claimed = await uow.outbox.claim_next(ids[-1], now)
+            assert claimed is not None
+            assert claimed.priority == BULK_PRIORITY
+            await uow.session.execute(FLUSH_COUNTS)
+        read = await pending_rows_read(runtime.database) - before
+        assert read < 50, f"one claim read {read} entries of the pending messages' index"
+    finally:
+        await worker.dispose()
+        await runtime.close()
