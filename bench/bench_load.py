@@ -292,6 +292,11 @@ def load_avg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+SPELL_S = 0.5
+SLOW_MS = 100.0
+"""An open loop's slow spells: half-seconds of its schedule whose median latency is over this."""
+
+
 def percentile(ordered: Sequence[float], fraction: float) -> float:
     if not ordered:
         return float("nan")
@@ -494,6 +499,25 @@ class Phase:
     generator_cpu: float = 0.0
     dropped: int = 0
     redelivered: int = 0
+    arrivals: list[tuple[float, float]] = field(default_factory=list)
+    """Open loop: (scheduled time from the phase's start, s; latency, ms) of each answer."""
+
+    def slow_spells(self) -> list[tuple[float, float]]:
+        """Open loop: the stretches of the schedule (s from the start) whose updates took a
+        median of more than SLOW_MS, by half-seconds: where a p99 comes from."""
+        windows: dict[int, list[float]] = {}
+        for due, latency in self.arrivals:
+            windows.setdefault(int(due / SPELL_S), []).append(latency)
+        spells: list[tuple[float, float]] = []
+        for window in sorted(windows):
+            latencies = sorted(windows[window])
+            if percentile(latencies, 0.5) <= SLOW_MS:
+                continue
+            start, end = window * SPELL_S, (window + 1) * SPELL_S
+            if spells and spells[-1][1] == start:
+                start = spells.pop()[0]
+            spells.append((start, end))
+        return spells
 
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.latencies_ms)
@@ -513,6 +537,7 @@ class Phase:
             "p95_ms": round(percentile(ordered, 0.95), 2),
             "p99_ms": round(percentile(ordered, 0.99), 2),
             "max_ms": round(ordered[-1], 2) if ordered else None,
+            "slow_spells_s": [[start, end] for start, end in self.slow_spells()],
             "loadavg_before": self.load_before,
             "loadavg_after": self.load_after,
             "machine_cpu_busy": round(self.cpu_busy, 3),
@@ -668,7 +693,9 @@ async def open_loop(
 
     async def one(url: str, body: bytes, due: float) -> None:
         if await post(http, url, body, phase):
-            phase.latencies_ms.append((time.perf_counter() - due) * 1000)
+            latency = (time.perf_counter() - due) * 1000
+            phase.latencies_ms.append(latency)
+            phase.arrivals.append((due - start, latency))
 
     with Measure(phase, server):
         start = time.perf_counter()
@@ -921,6 +948,14 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
         print()
         print(markdown(rows))
         print()
+        for row in rows:
+            if spells := row["slow_spells_s"]:
+                shown = ", ".join(f"{start:g}–{end:g} s" for start, end in spells)
+                print(
+                    f"{row['server']}, {row['phase']}: median over {SLOW_MS:g} ms in "
+                    f"{sum(end - start for start, end in spells):g} s of "
+                    f"{row['wall_s']:g} ({shown})"
+                )
         for name, sizes in rss.items():
             warm_rss = ", ".join(f"{r.get('VmRSS', 0):.0f}" for r in sizes["after_warmup"])
             end_rss = ", ".join(
