@@ -545,8 +545,9 @@ def _heads() -> list[Any]:
     ]
 
 
-# The worker's two statements, once or twice a message sent: built once, as a turn's are. Built
-# on every call they cost about 1.2 ms of CPU each, most of a send's (`bench/README.md`).
+# The worker's two statements, three times a message sent (a claim, the claim that finds nothing
+# more, a look for the next learners): built once, as a turn's are. Built on every call they
+# cost about 1.2 ms of CPU each (`bench/README.md`).
 HEADS = _heads()
 DUE_HEADS = (
     select(OutboxMessage.learner_id, OutboxMessage.channel, OutboxMessage.external_id)
