@@ -43,6 +43,12 @@ LOCK_WAIT_SECONDS = Histogram(
     "Time waiting for a learner's lock",
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10),
 )
+PLACE_WAIT_SECONDS = Histogram(
+    "camtay_place_wait_seconds",
+    "Time a Telegram update over the bound on turns in progress waited for a place "
+    "(taken in or, after the longest wait, turned away)",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 MODEL_CALLS = Counter("camtay_model_calls_total", "Calls to the language model", ["kind", "result"])
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("camtay_request_id", default=None)

@@ -143,10 +143,20 @@ class Settings(BaseSettings):
     telegram_turns_in_progress: int | None = Field(
         default=None,
         ge=0,
-        description="Telegram updates one web process works on at once; one more is answered "
-        "503 with Retry-After at once, and Telegram delivers it again later. Overload then "
-        "costs the updates turned away a retry, not every learner a slow answer. Unset: 32 in "
-        "production, off in development; 0: off",
+        description="Telegram updates one web process works on at once; one more waits up to "
+        "telegram_wait_for_place_ms for a place, then is answered 503 with Retry-After, and "
+        "Telegram delivers it again later. Overload then costs the updates turned away a "
+        "retry, not every learner a slow answer. Unset: 32 in production, off in development; "
+        "0: off",
+    )
+    telegram_wait_for_place_ms: int = Field(
+        default=500,
+        ge=0,
+        le=10_000,
+        description="how long a Telegram update over telegram_turns_in_progress waits for a "
+        "place before it is turned away: a moment's slowdown of the host is waited out, and "
+        "only an overload that lasts gets 503s (which also make Telegram slow its deliveries); "
+        "0: turned away at once",
     )
     admin_per_ip_per_minute: int | None = Field(
         default=None,

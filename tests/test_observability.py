@@ -151,6 +151,7 @@ async def test_updates_are_counted_by_channel_and_result_and_turns_timed(served:
         "camtay_sends_total",
         "camtay_outbox_depth",
         "camtay_lock_wait_seconds",
+        "camtay_place_wait_seconds",
         "camtay_model_calls_total",
     ):
         assert any(family.name in name for family in text_string_to_metric_families(after))

@@ -30,7 +30,7 @@ from admin import dashboard
 from admin.api import PREFIX, attach, create_admin_api
 from admin.background import keep_current
 from bot.locks import LockTimeout, RedisLocks
-from bot.observability import UPDATES, RequestIdMiddleware
+from bot.observability import PLACE_WAIT_SECONDS, UPDATES, RequestIdMiddleware
 from bot.settings import Settings
 from bot.wiring import Runtime, build
 from webhook import chat, privacy, telegram, verify, zalo_bot, zalo_oa
@@ -238,41 +238,60 @@ SHED_PATHS = frozenset({"/webhook/telegram"})
 
 
 class Shedding:
-    """503 with Retry-After at once for a Telegram update over the process's bound on turns in
-    progress (`effective_telegram_turns_in_progress`), before its body is read.
+    """A bound on the Telegram updates a process works on at once
+    (`effective_telegram_turns_in_progress`). One more waits for a place, first come first
+    served, for at most `telegram_wait_for_place_ms`; then it is answered 503 with Retry-After,
+    before its body is read.
 
     Past what the process can do, every update taken in makes every other one slower, and the
     learner's next update waits on their lock behind the backlog: latency grows without bound
     and work is wasted on answers that come too late. Turned away, an update costs Telegram a
-    redelivery a little later, and the turns taken in stay quick.
+    redelivery a little later (a second or more, and Telegram slows a bot's deliveries after
+    errors), so a moment's slowdown of the host is waited out instead: only an overload that
+    outlasts the wait turns updates away, and the turns taken in stay quick.
     """
 
     def __init__(self, app: ASGIApp, owner: FastAPI) -> None:
         self.app = app
         self.owner = owner
-        self.in_progress = 0
+        self._places: asyncio.Semaphore | None = None
+        self._bound = 0
         self._warned = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         shed = scope["type"] == "http" and scope["path"] in SHED_PATHS and scope["method"] == "POST"
         runtime: Runtime | None = getattr(self.owner.state, "runtime", None) if shed else None
-        if runtime is None:
+        bound = runtime.settings.effective_telegram_turns_in_progress if runtime else 0
+        if runtime is None or not bound:
             await self.app(scope, receive, send)
             return
-        bound = runtime.settings.effective_telegram_turns_in_progress
-        if bound and self.in_progress >= bound:
-            UPDATES.labels("telegram", "shed").inc()
-            now = time.monotonic()
-            if now - self._warned > 10:  # one line per 10 s, not one per update turned away
-                self._warned = now
-                log.warning("overloaded: %d turns in progress; Telegram updates get 503", bound)
-            await _answer(send, 503, {"detail": BUSY}, ("retry-after", "1"))
-            return
-        self.in_progress += 1
+        if self._places is None or self._bound != bound:
+            self._places, self._bound = asyncio.Semaphore(bound), bound
+        places = self._places
+        if places.locked():
+            started = time.perf_counter()
+            try:
+                async with asyncio.timeout(runtime.settings.telegram_wait_for_place_ms / 1000):
+                    await places.acquire()
+            except TimeoutError:
+                await self._turn_away(send, bound)
+                return
+            finally:
+                PLACE_WAIT_SECONDS.observe(time.perf_counter() - started)
+        else:
+            await places.acquire()  # a place is free: no wait
         try:
             await self.app(scope, receive, send)
         finally:
-            self.in_progress -= 1
+            places.release()
+
+    async def _turn_away(self, send: Send, bound: int) -> None:
+        UPDATES.labels("telegram", "shed").inc()
+        now = time.monotonic()
+        if now - self._warned > 10:  # one line per 10 s, not one per update turned away
+            self._warned = now
+            log.warning("overloaded: %d turns in progress; Telegram updates get 503", bound)
+        await _answer(send, 503, {"detail": BUSY}, ("retry-after", "1"))
 
 
 class AnyPathMount(Mount):
