@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import gc
+import os
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -468,3 +472,36 @@ async def test_a_web_process_wakes_a_worker_in_another(
         await redis_worker.aclose()
         await web_db.dispose()
         await worker_db.dispose()
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_a_web_process_collects_young_objects_less_often_and_a_worker_as_usual(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from bot import cli
+
+    seen: list[tuple[int, int, int]] = []
+
+    def instead(main: Any, *_arguments: Any, **_options: Any) -> None:
+        seen.append(gc.get_threshold())
+        if asyncio.iscoroutine(main):
+            main.close()
+
+    for name in [name for name in os.environ if name.startswith("CAMTAY_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no developer .env
+    monkeypatch.setattr(uvicorn, "run", instead)
+    monkeypatch.setattr(cli, "run_fast", instead)
+    before = gc.get_threshold()
+    env = {"CAMTAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'camtay.db'}"}
+    try:
+        result = CliRunner().invoke(cli.app, [command], env=env)
+    finally:
+        gc.set_threshold(*before)
+    assert result.exit_code == 0, result.output
+    young = cli.YOUNG_COLLECTION_EVERY if command == "serve" else before[0]
+    assert seen == [(young, before[1], before[2])]
+    assert before[0] < cli.YOUNG_COLLECTION_EVERY
