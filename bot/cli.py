@@ -125,8 +125,8 @@ YOUNG_COLLECTION_EVERY = 20_000
 `camtay serve`; Python's default is 700. A turn allocates thousands of short-lived objects (the
 update's models, SQLAlchemy's rows, the state's copy), almost none in reference cycles, and
 every tenth young collection is a middle one and every hundredth a full one, over everything
-made since the start (`gc.freeze`). At 700 that cost a web process 4–18 % of its CPU, at no
-saving in memory (`bench/README.md`). The older generations keep their defaults. A worker
+made since the start (`gc.freeze`). At 700 that cost a web process 0–18 % more CPU a turn
+(7 % at the median), and saved no memory (`bench/README.md`). The older generations keep their defaults. A worker
 allocates little between its sends, and gains nothing from it."""
 
 
