@@ -126,8 +126,8 @@ YOUNG_COLLECTION_EVERY = 20_000
 update's models, SQLAlchemy's rows, the state's copy), almost none in reference cycles, and
 every tenth young collection is a middle one and every hundredth a full one, over everything
 made since the start (`gc.freeze`). At 700 that cost a web process 0–18 % more CPU a turn
-(7 % at the median), and saved no memory (`bench/README.md`). The older generations keep their defaults. A worker
-allocates little between its sends, and gains nothing from it."""
+(7 % at the median), and saved no memory (`bench/README.md`). The older generations keep
+their defaults. A worker allocates little between its sends, and gains nothing from it."""
 
 
 def collect_less() -> None:
