@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -224,20 +225,37 @@ def test_limits_are_on_in_production_and_off_in_development_by_default() -> None
 # --- load shedding ------------------------------------------------------------------------
 
 
-async def test_telegram_updates_over_the_bound_wait_for_a_place_then_get_503_and_come_again(
-    tmp_path: Path,
-) -> None:
-    settings = settings_for(
-        tmp_path,
-        telegram_turns_in_progress=2,
-        telegram_wait_for_place_ms=300,
-        **TELEGRAM,
-    )
+@asynccontextmanager
+async def telegram_app(
+    tmp_path: Path, **extra: Any
+) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
+    """A runtime of its own, with Telegram and these settings, and a client of its app."""
+    settings = settings_for(tmp_path, **extra, **TELEGRAM)
     migrate_if_embedded(settings)
     runtime = build(settings)
     app = create_app(runtime=runtime)
-    headers = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http,
+        ):
+            yield runtime, http
+    finally:
+        await runtime.close()
 
+
+HOOK_HEADERS = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+
+
+async def start(http: httpx.AsyncClient, update_id: int, chat_id: int) -> httpx.Response:
+    """A learner's /start, as Telegram posts it."""
+    body = updates.text_message(update_id, chat_id, "/start")
+    return await http.post("/webhook/telegram", json=body, headers=HOOK_HEADERS)
+
+
+async def test_telegram_updates_over_the_bound_wait_for_a_place_then_get_503_and_come_again(
+    tmp_path: Path,
+) -> None:
     def shed() -> float:
         return (
             REGISTRY.get_sample_value(
@@ -250,52 +268,43 @@ async def test_telegram_updates_over_the_bound_wait_for_a_place_then_get_503_and
         return REGISTRY.get_sample_value("camtay_place_wait_seconds_count") or 0.0
 
     shed_before, waited_before = shed(), waited()
-    try:
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http,
-        ):
+    async with telegram_app(
+        tmp_path, telegram_turns_in_progress=2, telegram_wait_for_place_ms=300
+    ) as (runtime, http):
+        # One learner's lock is held: their two updates fill the places.
+        free = asyncio.Event()
 
-            async def post(update_id: int, chat_id: int) -> httpx.Response:
-                body = updates.text_message(update_id, chat_id, "/start")
-                return await http.post("/webhook/telegram", json=body, headers=headers)
+        async def hold_the_lock() -> None:
+            async with runtime.locks.hold("telegram:4242"):
+                await free.wait()
 
-            # One learner's lock is held: their two updates fill the places.
-            free = asyncio.Event()
-
-            async def hold_the_lock() -> None:
-                async with runtime.locks.hold("telegram:4242"):
-                    await free.wait()
-
-            holder = asyncio.create_task(hold_the_lock())
-            await asyncio.sleep(0.05)
-            waiting = [asyncio.create_task(post(n, 4242)) for n in (1, 2)]
-            await asyncio.sleep(0.2)
-            assert not any(task.done() for task in waiting)
-            # A third waits for a place, and is turned away when none frees in time.
-            started = time.perf_counter()
-            turned_away = await post(3, 4343)
-            assert turned_away.status_code == 503
-            assert time.perf_counter() - started >= 0.3
-            assert turned_away.headers["retry-after"] == "1"
-            assert await count(runtime, Learner) == 0  # not read, nothing written
-            zalo = await http.post("/webhook/zalo-bot", json={}, headers=headers)
-            assert zalo.status_code != 503  # only Telegram is known to deliver again
-            # A fourth gets the place that frees while it waits.
-            fourth = asyncio.create_task(post(4, 4444))
-            await asyncio.sleep(0.1)
-            assert not fourth.done()
-            free.set()
-            await holder
-            assert [(await task).status_code for task in waiting] == [200, 200]
-            taken_in = await fourth
-            assert taken_in.status_code == 200
-            assert taken_in.json()["outcome"] == "turn"
-            again = await post(3, 4343)  # Telegram's redelivery
-            assert again.status_code == 200
-            assert again.json()["outcome"] == "turn"
-    finally:
-        await runtime.close()
+        holder = asyncio.create_task(hold_the_lock())
+        await asyncio.sleep(0.05)
+        waiting = [asyncio.create_task(start(http, n, 4242)) for n in (1, 2)]
+        await asyncio.sleep(0.2)
+        assert not any(task.done() for task in waiting)
+        # A third waits for a place, and is turned away when none frees in time.
+        started = time.perf_counter()
+        turned_away = await start(http, 3, 4343)
+        assert turned_away.status_code == 503
+        assert time.perf_counter() - started >= 0.3
+        assert turned_away.headers["retry-after"] == "1"
+        assert await count(runtime, Learner) == 0  # not read, nothing written
+        zalo = await http.post("/webhook/zalo-bot", json={}, headers=HOOK_HEADERS)
+        assert zalo.status_code != 503  # only Telegram is known to deliver again
+        # A fourth gets the place that frees while it waits.
+        fourth = asyncio.create_task(start(http, 4, 4444))
+        await asyncio.sleep(0.1)
+        assert not fourth.done()
+        free.set()
+        await holder
+        assert [(await task).status_code for task in waiting] == [200, 200]
+        taken_in = await fourth
+        assert taken_in.status_code == 200
+        assert taken_in.json()["outcome"] == "turn"
+        again = await start(http, 3, 4343)  # Telegram's redelivery
+        assert again.status_code == 200
+        assert again.json()["outcome"] == "turn"
     assert shed() == shed_before + 1
     assert waited() == waited_before + 2
 
@@ -303,32 +312,17 @@ async def test_telegram_updates_over_the_bound_wait_for_a_place_then_get_503_and
 async def test_with_no_wait_for_a_place_an_update_over_the_bound_gets_503_at_once(
     tmp_path: Path,
 ) -> None:
-    settings = settings_for(
-        tmp_path, telegram_turns_in_progress=1, telegram_wait_for_place_ms=0, **TELEGRAM
-    )
-    migrate_if_embedded(settings)
-    runtime = build(settings)
-    app = create_app(runtime=runtime)
-    headers = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
-    try:
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http,
-        ):
-            async with runtime.locks.hold("telegram:4242"):
-                body = updates.text_message(1, 4242, "/start")
-                held = asyncio.create_task(
-                    http.post("/webhook/telegram", json=body, headers=headers)
-                )
-                await asyncio.sleep(0.1)
-                started = time.perf_counter()
-                body = updates.text_message(2, 4343, "/start")
-                turned_away = await http.post("/webhook/telegram", json=body, headers=headers)
-                assert turned_away.status_code == 503
-                assert time.perf_counter() - started < 0.1
-            assert (await held).status_code == 200
-    finally:
-        await runtime.close()
+    async with telegram_app(
+        tmp_path, telegram_turns_in_progress=1, telegram_wait_for_place_ms=0
+    ) as (runtime, http):
+        async with runtime.locks.hold("telegram:4242"):
+            held = asyncio.create_task(start(http, 1, 4242))
+            await asyncio.sleep(0.1)
+            started = time.perf_counter()
+            turned_away = await start(http, 2, 4343)
+            assert turned_away.status_code == 503
+            assert time.perf_counter() - started < 0.1
+        assert (await held).status_code == 200
 
 
 # --- per-address admin limit --------------------------------------------------------------

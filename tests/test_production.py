@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from redis.asyncio import Redis
+from typer.testing import CliRunner
 
+from bot import cli
 from bot.engine import Engine, Start, TextReply
 from bot.locks import (
     MemoryLocks,
@@ -478,11 +481,6 @@ async def test_a_web_process_wakes_a_worker_in_another(
 def test_a_web_process_collects_young_objects_less_often_and_a_worker_as_usual(
     command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import uvicorn
-    from typer.testing import CliRunner
-
-    from bot import cli
-
     seen: list[tuple[int, int, int]] = []
 
     def instead(main: Any, *_arguments: Any, **_options: Any) -> None:

@@ -255,7 +255,6 @@ class Shedding:
         self.app = app
         self.owner = owner
         self._places: asyncio.Semaphore | None = None
-        self._bound = 0
         self._warned = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -265,8 +264,8 @@ class Shedding:
         if runtime is None or not bound:
             await self.app(scope, receive, send)
             return
-        if self._places is None or self._bound != bound:
-            self._places, self._bound = asyncio.Semaphore(bound), bound
+        if self._places is None:  # the runtime, and with it the bound, comes with the lifespan
+            self._places = asyncio.Semaphore(bound)
         places = self._places
         if places.locked():
             started = time.perf_counter()
