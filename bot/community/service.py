@@ -40,6 +40,7 @@ from bot.engine.phrases import CONSENT_VERSION
 from bot.reminders import CHOICES, label
 from bot.store.db import UnitOfWork
 from bot.store.models import Learner, Referral, Volunteer
+from bot.store.repositories import clear_aside
 
 log = logging.getLogger(__name__)
 
@@ -168,10 +169,10 @@ class Community:
             text = event.text.strip()
             code = typed_code(text)
             if code is not None:
-                ctx.account.aside = None
+                clear_aside(ctx.account)
                 return Intercepted([TextReply(text=await self._join(ctx, code))], Start())
             if text.startswith("/"):
-                ctx.account.aside = None
+                clear_aside(ctx.account)
                 replies = await self._command(ctx, text)
                 if replies is not None:
                     return Intercepted(replies)
@@ -180,8 +181,7 @@ class Community:
                 if answered is not None:
                     return answered
         # Anything else belongs to the engine, whose new screen replaces any list shown here.
-        if ctx.account.aside is not None:  # (setting it anyway would flush the row every turn)
-            ctx.account.aside = None
+        clear_aside(ctx.account)
         return Intercepted([], event)
 
     def _expire_together(self, ctx: Context) -> None:
@@ -342,14 +342,14 @@ class Community:
         if chosen is not None and not chosen.key.startswith(KEY_PREFIX):
             # A list that mixes the screen's buttons with others': the typed number picks
             # from the list as shown.
-            ctx.account.aside = None
+            clear_aside(ctx.account)
             return Intercepted([], Choice(key=chosen.key))
         if chosen is not None:
             return Intercepted(await self._act(ctx, chosen.key.removeprefix(KEY_PREFIX)))
         kind = aside.get("kind")
         if kind not in FREE_TEXT:
             return None
-        ctx.account.aside = None
+        clear_aside(ctx.account)
         if kind == "form":
             replies = await self._form_answer(ctx, aside, _clean(text))
         elif kind == "nickname":
@@ -373,7 +373,7 @@ class Community:
     async def _act(self, ctx: Context, action: str) -> list[Reply]:
         verb, _, argument = action.partition(":")
         asked = ctx.account.aside or {}
-        ctx.account.aside = None
+        clear_aside(ctx.account)
         loc = ctx.locale
         number = int(argument) if argument.isdigit() else 0
         if verb == "cancel":
@@ -497,7 +497,7 @@ class Community:
                 ctx.now,
             )
             await uow.learners.place(ctx.person, volunteer.province, volunteer.school_key)
-        ctx.account.aside = None
+        clear_aside(ctx.account)
         welcome = p.REGISTERED(ctx.locale).format(name=volunteer.name, school=volunteer.school)
         return [TextReply(text=welcome), *self._invitation(ctx, volunteer)]
 

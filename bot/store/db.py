@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 from bot.store.certificates import CertificateRepository
-from bot.store.driver import DriverSession
+from bot.store.driver import DriverSession, begin
 from bot.store.models import Learner
 from bot.store.repositories import (
     OPENINGS,
@@ -115,15 +115,17 @@ class UnitOfWork:
     async def open_turn(
         self, channel: str, external_id: str, update_id: str | None, now: datetime
     ) -> Opening:
-        """Claim the update (when it has an id), read the account and its person's state: one
-        statement on PostgreSQL, which also begins the transaction, so that the turn's next
-        statements run on the driver (bot/store/driver.py); three elsewhere."""
-        if self.session.get_bind().dialect.name == "postgresql":
+        """Claim the update (when it has an id), read the account and its person's state: on
+        PostgreSQL, BEGIN and then one statement, both on the driver, as are the turn's next
+        statements (bot/store/driver.py); three statements elsewhere."""
+        if await begin(self.session):
             parameters: dict[str, Any] = {"channel": channel, "external_id": external_id}
             if update_id is not None:
                 parameters |= {"update_id": update_id, "processed_at": now}
-            result = await self.session.execute(OPENINGS[update_id is not None], parameters)
-            learner, claimed, state = result.one()
+            rows = await OPENINGS[update_id is not None].fetch(self.session, parameters)
+            assert rows is not None  # noqa: S101 -- begun on the driver just above
+            *account, claimed, state = rows[0]
+            learner = None if account[0] is None else self.learners.adopt(account)
             claimed = bool(claimed)
             if learner is None or not claimed:
                 return Opening(learner, claimed, None)

@@ -75,6 +75,24 @@ def driver(session: AsyncSession) -> asyncpg.Connection | None:
     return connection if connection is not None and connection.is_in_transaction() else None
 
 
+async def begin(session: AsyncSession) -> bool:
+    """Begin the session's transaction on the server now, so that its first statement can run
+    on the driver; False where there is no driver (SQLite).
+
+    SQLAlchemy's asyncpg adapter sends BEGIN only with the transaction's first statement through
+    SQLAlchemy, and it has no public call that sends it alone: this uses the adapter's own
+    (`_start_transaction`), so that it commits and rolls back this transaction as its own.
+    `tests/store/test_store.py` checks that it still does.
+    """
+    if session.get_bind().dialect.driver != "asyncpg":
+        return False
+    connection = await session.connection()  # the session's transaction, and a connection
+    adapter: Any = (await connection.get_raw_connection()).dbapi_connection
+    if adapter._transaction is None:  # SQLAlchemy's AsyncAdapt_asyncpg_connection: see above
+        await adapter._start_transaction()
+    return driver(session) is not None
+
+
 class OnDriver:
     """A Core statement compiled once for PostgreSQL and run on the driver.
 

@@ -7,11 +7,13 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.orm.util import identity_key
 
 from bot.engine import Event, TextReply
 from bot.store import Database
-from bot.store.driver import driver, statements
+from bot.store.driver import begin, driver, statements
 from bot.store.models import ConversationState, EventRecord, Learner
+from bot.store.repositories import ON_DRIVER_CLAIM, clear_aside, touched
 from tests.conftest import Clock
 
 
@@ -87,6 +89,85 @@ async def test_a_turn_opens_with_its_claim_its_account_and_its_persons_state(
     async with database.unit_of_work() as uow:
         opened = await uow.open_turn("web", "o", "o2", clock())
         assert (opened.learner is not None, opened.claimed, opened.state) == (True, False, None)
+
+
+async def test_an_opened_account_is_tracked_as_if_the_session_had_loaded_it(
+    database: Database, clock: Clock
+) -> None:
+    """On PostgreSQL the opening reads the account on the driver and adopts the row: its values
+    must be the ORM's, changes must reach the row at commit, and no change must write nothing."""
+    async with database.unit_of_work() as uow:
+        made, _ = await uow.learners.get_or_create(channel="web", external_id="t", now=clock())
+        made.aside = {"kind": "menu", "options": [{"key": "a", "label": "Ạ"}]}
+        made.time_zone = "Asia/Ho_Chi_Minh"
+        await uow.commit()
+    async with database.unit_of_work() as uow:
+        loaded = await uow.learners.get("web", "t")
+        assert loaded is not None
+        columns = {column.key for column in Learner.__table__.columns}
+        expected = {key: getattr(loaded, key) for key in columns}
+    with statements(database.engine.sync_engine) as run:
+        async with database.unit_of_work() as uow:
+            learner = (await uow.open_turn("web", "t", "t1", clock())).learner
+            assert learner is not None
+            assert {key: getattr(learner, key) for key in columns} == expected
+            assert learner.created_at.tzinfo is not None
+            assert uow.session.sync_session.identity_map.get(identity_key(Learner, learner.id))
+            assert await uow.session.get(Learner, learner.id) is learner  # no second read
+            touched(learner, learner.last_active_at)  # values it has: nothing to write
+            clear_aside(learner)  # it had one: a change
+            learner.locale = "en"
+            await uow.commit()
+    updates = [s for s in run if s.lstrip().startswith("UPDATE learners")]
+    assert len(updates) == 1, run
+    assert "locale" in updates[0], updates
+    assert "aside" in updates[0], updates
+    assert "last_active_at" not in updates[0], updates
+    with statements(database.engine.sync_engine) as run:
+        async with database.unit_of_work() as uow:
+            learner = (await uow.open_turn("web", "t", "t2", clock())).learner
+            assert learner is not None
+            touched(learner, learner.last_active_at)
+            clear_aside(learner)  # none any more
+            assert not uow.session.sync_session.dirty
+            await uow.commit()
+    assert not any(s.lstrip().startswith("UPDATE") for s in run), run
+    async with database.unit_of_work() as uow:
+        again = await uow.learners.get("web", "t")
+        assert again is not None
+        assert (again.locale, again.aside, again.time_zone) == ("en", None, "Asia/Ho_Chi_Minh")
+
+
+async def test_a_transaction_begun_on_the_driver_is_sqlalchemys_own(
+    database: Database, clock: Clock
+) -> None:
+    """`begin` sends BEGIN through SQLAlchemy's asyncpg adapter: what runs on the driver and what
+    runs through the session then share one transaction, which the session commits or rolls
+    back. (It calls the adapter's own `_start_transaction`; this fails if that changes.)"""
+    if database.dialect != "postgresql":
+        async with database.unit_of_work() as uow:
+            assert not await begin(uow.session)
+        return
+    claim = {"channel": "web", "update_id": "b1", "processed_at": clock()}
+    async with database.unit_of_work() as uow:
+        assert await begin(uow.session)
+        connection = driver(uow.session)
+        assert connection is not None
+        assert connection.is_in_transaction()
+        assert await begin(uow.session)  # begun already: nothing more is sent
+        assert await ON_DRIVER_CLAIM.execute(uow.session, claim) == "INSERT 0 1"
+        await uow.learners.get_or_create(channel="web", external_id="b", now=clock())
+        assert not await uow.dedup.claim("web", "b1", clock())  # through SQLAlchemy: seen
+        # Rolled back, not committed: neither the driver's row nor SQLAlchemy's is kept.
+    async with database.unit_of_work() as uow:
+        assert await uow.learners.get("web", "b") is None
+        assert await uow.dedup.claim("web", "b1", clock())  # through SQLAlchemy, begins it
+        assert await begin(uow.session)
+        await uow.learners.get_or_create(channel="web", external_id="b", now=clock())
+        await uow.commit()
+    async with database.unit_of_work() as uow:
+        assert not await uow.dedup.claim("web", "b1", clock())
+        assert await uow.learners.get("web", "b") is not None
 
 
 async def test_a_new_chats_learner_is_made_with_one_statement(
