@@ -248,7 +248,7 @@ class LearnerRepository:
         """The account's row, read on the driver (its columns in `LEARNER_COLUMNS`' order), as
         the object this unit of work tracks: as if the session had loaded it, so what the turn
         changes on it is flushed at commit."""
-        learner = Learner(**dict(zip(LEARNER_COLUMNS, row, strict=False)))
+        learner = Learner(**dict(zip(LEARNER_COLUMNS, row, strict=True)))
         make_transient_to_detached(learner)  # its values are the row's, not changes
         self.session.add(learner)
         return learner
