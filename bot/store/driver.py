@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Dialect, Engine
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
@@ -89,8 +90,36 @@ async def begin(session: AsyncSession) -> bool:
     connection = await session.connection()  # the session's transaction, and a connection
     adapter: Any = (await connection.get_raw_connection()).dbapi_connection
     if adapter._transaction is None:  # SQLAlchemy's AsyncAdapt_asyncpg_connection: see above
-        await adapter._start_transaction()
+        try:
+            await adapter._start_transaction()
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise await _failed(connection, adapter, error) from error
+        except BaseException:  # cancelled on the way: the connection's state is unknown
+            await connection.invalidate()  # (as SQLAlchemy does with a statement's)
+            raise
     return driver(session) is not None
+
+
+async def _failed(connection: AsyncConnection, adapter: Any, error: Any) -> StatementError:
+    """What SQLAlchemy does when a statement fails, for a BEGIN sent outside it. A dropped
+    connection (the server restarted) is discarded, and so is the rest of the pool, which the
+    restart dropped too: the unit of work that meets it fails, and the next ones get new
+    connections, instead of every pooled connection failing once (or for good: its BEGIN failed,
+    so returning it to the pool would not notice)."""
+    dialect = connection.dialect
+    dropped = bool(dialect.is_disconnect(error, adapter, None))
+    if dropped:
+        await connection.invalidate(error)
+        await connection.engine.dispose()
+    wrapped: StatementError = DBAPIError.instance(
+        "BEGIN",
+        None,
+        error,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=dropped,
+        dialect=dialect,
+    )
+    return wrapped
 
 
 class OnDriver:

@@ -520,11 +520,44 @@ async def test_regression_a_nested_unit_of_work_fails_fast_instead_of_hanging(
         pass
 
 
+async def test_a_begin_cancelled_on_its_way_leaves_no_connection_in_doubt(
+    database: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelled while BEGIN is on its way, the connection's state is unknown: it is discarded,
+    not given back to the pool, and the next unit of work gets a working one."""
+    if database.dialect != "postgresql":
+        pytest.skip("only PostgreSQL's turns begin on the driver")
+    from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+
+    begun: list[AsyncAdapt_asyncpg_connection] = []
+
+    async def cancelled(self: AsyncAdapt_asyncpg_connection) -> None:
+        begun.append(self)
+        raise asyncio.CancelledError
+
+    async with database.unit_of_work() as uow:
+        await uow.learners.get_or_create(channel="web", external_id="c", now=clock())
+        await uow.commit()
+    with monkeypatch.context() as patched:
+        patched.setattr(AsyncAdapt_asyncpg_connection, "_start_transaction", cancelled)
+        with pytest.raises(asyncio.CancelledError):
+            async with database.unit_of_work() as uow:
+                await uow.open_turn("web", "c", "c1", clock())
+    assert [adapter.driver_connection.is_closed() for adapter in begun] == [True]
+    async with database.unit_of_work() as uow:
+        opened = await uow.open_turn("web", "c", "c1", clock())
+        assert opened.learner is not None
+        assert opened.claimed
+        await uow.commit()
+
+
+@pytest.mark.parametrize("first", ["through SQLAlchemy", "a turn's opening"])
 async def test_a_dropped_connection_costs_one_unit_of_work_at_most(
-    database: Database, clock: Clock
+    database: Database, clock: Clock, first: str
 ) -> None:
     """No pre-ping: when PostgreSQL drops the pooled connections (a restart), the first unit of
-    work may fail; SQLAlchemy then discards the stale pool, and the next ones work."""
+    work may fail; SQLAlchemy then discards the stale pool, and the next ones work. Also when
+    the unit of work begins on the driver (a turn's opening: `begin` sends BEGIN itself)."""
     if database.dialect != "postgresql":
         pytest.skip("PostgreSQL's backends can be terminated")
     from sqlalchemy import text
@@ -532,6 +565,8 @@ async def test_a_dropped_connection_costs_one_unit_of_work_at_most(
 
     async def a_learner(name: str) -> None:
         async with database.unit_of_work() as uow:
+            if first == "a turn's opening":
+                await uow.open_turn("web", name, f"{name}-1", clock())
             await uow.learners.get_or_create(channel="web", external_id=name, now=clock())
             await uow.commit()
 
