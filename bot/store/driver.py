@@ -30,7 +30,8 @@ _Bind = tuple[str, Callable[[Any], Any] | None, bool, Any]
 """A parameter: its name, bind processor, whether the caller gives it, and its own value."""
 
 DRIVER = "camtay.driver"
-"""`Session.info` key: the asyncpg connection under the session's transaction, while it lasts."""
+"""`Session.info` key: SQLAlchemy's adapter of the asyncpg connection under the session's
+transaction, while it lasts (its `driver_connection` is asyncpg's)."""
 
 
 class DriverSession(Session):
@@ -39,7 +40,7 @@ class DriverSession(Session):
 
 @event.listens_for(DriverSession, "after_begin")
 def _keep_driver(session: Session, _begun: SessionTransaction, connection: Connection) -> None:
-    session.info[DRIVER] = connection.connection.driver_connection
+    session.info[DRIVER] = connection.connection.dbapi_connection
 
 
 @event.listens_for(DriverSession, "after_transaction_end")
@@ -72,7 +73,8 @@ def statements(engine: Engine) -> Iterator[list[str]]:
 def driver(session: AsyncSession) -> asyncpg.Connection | None:
     """The asyncpg connection of the session's transaction, once BEGIN has gone to the server
     (SQLAlchemy sends it with the transaction's first statement); None otherwise."""
-    connection: asyncpg.Connection | None = session.info.get(DRIVER)
+    adapter = session.info.get(DRIVER)
+    connection: asyncpg.Connection | None = None if adapter is None else adapter.driver_connection
     return connection if connection is not None and connection.is_in_transaction() else None
 
 
@@ -88,7 +90,9 @@ async def begin(session: AsyncSession) -> bool:
     if session.get_bind().dialect.driver != "asyncpg":
         return False
     connection = await session.connection()  # the session's transaction, and a connection
-    adapter: Any = (await connection.get_raw_connection()).dbapi_connection
+    adapter: Any = session.info.get(DRIVER)  # kept by `_keep_driver` as the transaction began
+    if adapter is None:  # not a DriverSession: its statements go through SQLAlchemy
+        return False
     if adapter._transaction is None:  # SQLAlchemy's AsyncAdapt_asyncpg_connection: see above
         try:
             await adapter._start_transaction()
