@@ -26,7 +26,8 @@ still runs from the first schedule). When camtay cannot sustain the rate (comple
 reported too. RSS of every web process (VmRSS, /proc) after warm-up and at the end. When
 PostgreSQL and Redis run on this machine, the CPU of the PostgreSQL backends serving each
 server's connections (found through /proc by the connections' ports) and of the Redis server
-(camtay's phases only; the whole server, so nothing else should use it meanwhile) per turn.
+(camtay's phases only; the whole server, so nothing else should use it meanwhile) per turn;
+and of the fake Bot API, which camtay calls on button presses, per turn.
 
     .venv/bin/python bench/bench_load.py                      # about 3 minutes
     .venv/bin/python bench/bench_load.py --web-processes 2
@@ -339,6 +340,8 @@ class Server:
     processes: list[subprocess.Popen[bytes]]
     logs: list[Path]
     services: Services | None = None
+    fake_pid: int | None = None
+    """The fake Bot API's process, which camtay calls on button presses (its CPU is counted)."""
 
     def rss(self) -> list[dict[str, float]]:
         return [rss_mb(process.pid) for process in self.processes]
@@ -497,6 +500,7 @@ class Phase:
     database_cpu: float | None = None
     redis_cpu: float | None = None
     generator_cpu: float = 0.0
+    fake_cpu: float | None = None
     dropped: int = 0
     redelivered: int = 0
     arrivals: list[tuple[float, float]] = field(default_factory=list)
@@ -546,6 +550,7 @@ class Phase:
             "database_cpu_ms_per_turn": _per_turn(self.database_cpu, done),
             "redis_cpu_ms_per_turn": _per_turn(self.redis_cpu, done),
             "generator_cpu_ms_per_request": _per_turn(self.generator_cpu, done),
+            "fake_bot_api_cpu_ms_per_turn": _per_turn(self.fake_cpu, done),
         }
 
     def sustained(self) -> bool:
@@ -603,6 +608,7 @@ class Measure:
         self.pids = [process.pid for process in server.processes]
         self.services = server.services
         self.uses_redis = server.kind == "camtay"
+        self.fake_pid = server.fake_pid
 
     def server_cpu(self) -> float:
         return sum(cpu_seconds(pid) for pid in self.pids)
@@ -619,6 +625,7 @@ class Measure:
         self.helpers = self._helpers()
         self.own = self.server_cpu()
         self.generator = time.process_time()
+        self.fake = cpu_seconds(self.fake_pid) if self.fake_pid else 0.0
         self.cpu = cpu_times()
         self.started = time.perf_counter()
         return self
@@ -637,6 +644,8 @@ class Measure:
         ]
         self.phase.database_cpu, self.phase.redis_cpu = spent
         self.phase.generator_cpu = time.process_time() - self.generator
+        if self.fake_pid:
+            self.phase.fake_cpu = cpu_seconds(self.fake_pid) - self.fake
         self.phase.load_after = load_avg()
 
 
@@ -725,8 +734,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         "| server | phase | turns/s | p50 ms | p99 ms | max ms | errors (dropped) | 503s "
         "delivered again | server CPU "
         "ms/turn | PostgreSQL CPU ms/turn | Redis CPU ms/turn | generator CPU ms/request | "
-        "load avg (1 min) before → after | machine CPU busy |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        "fake Bot API CPU ms/turn | load avg (1 min) before → after | machine CPU busy |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for row in rows:
         lines.append(
@@ -736,6 +745,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             f"{_or_dash(row['database_cpu_ms_per_turn'])} | "
             f"{_or_dash(row['redis_cpu_ms_per_turn'])} | "
             f"{row['generator_cpu_ms_per_request']} | "
+            f"{_or_dash(row['fake_bot_api_cpu_ms_per_turn'])} | "
             f"{row['loadavg_before'][0]} → {row['loadavg_after'][0]} "
             f"| {row['machine_cpu_busy']:.0%} |"
         )
@@ -804,6 +814,7 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
             env["CAMTAY_TELEGRAM_TURNS_IN_PROGRESS"] = str(args.turns_in_progress)
         migrate(env)
         camtay = start_server("camtay", args.web_processes, env, dsn, args.log_level, home)
+        camtay.fake_pid = fake.pid
         servers.append(camtay)
         baseline: Server | None = None
         if not args.skip_baseline:

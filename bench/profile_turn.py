@@ -8,7 +8,8 @@
 sender (the ingress turn of a webhook: lock, dedup, load, engine, save, outbox, commit).
 `webhook`: `POST /webhook/telegram` through the real app (httpx.ASGITransport, no sockets), with
 the Telegram script of bench_telegram.py: secret check, body, aiogram's Update, the channel, the
-turn. The turns run `--concurrency` at a time for distinct learners (1: one after another).
+turn, and a button press's keyboard edit, sent to bench_telegram.py's fake Bot API in a child
+process. The turns run `--concurrency` at a time for distinct learners (1: one after another).
 A scratch database camtay_profile_<random> is created on the server, migrated and dropped.
 Prints turns/s and CPU ms per turn without the profiler, then pyinstrument's tree of a second,
 profiled run (`--html FILE` also writes the interactive page).
@@ -20,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import subprocess
 import sys
 import time
 import uuid
@@ -108,14 +110,14 @@ class TutorTurns:
 class WebhookTurns:
     """`POST /webhook/telegram` through the app, bench_telegram's script per chat."""
 
-    def __init__(self, url: str, redis: str | None) -> None:
+    def __init__(self, url: str, redis: str | None, api_url: str) -> None:
         import httpx
         from bench_telegram import WebhookBench, bench_settings
 
         from bot.wiring import build
         from webhook.app import create_app
 
-        self.runtime = build(bench_settings(url, "http://127.0.0.1:9", DEFAULT_LESSONS_DIR, redis))
+        self.runtime = build(bench_settings(url, api_url, DEFAULT_LESSONS_DIR, redis))
         self.app = create_app(runtime=self.runtime)
         self.http = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app), base_url="http://camtay.profile"
@@ -208,9 +210,16 @@ async def profile(url: str, args: argparse.Namespace) -> None:
     if args.redis:
         locks = RedisLocks(Redis.from_url(args.redis))
         await locks.redis.flushdb()  # update ids remembered by an earlier run would be duplicates
-    runner: TutorTurns | WebhookTurns = (
-        TutorTurns(url, locks) if args.through == "tutor" else WebhookTurns(url, args.redis)
-    )
+    fake: subprocess.Popen[str] | None = None
+    if args.through == "tutor":
+        runner: TutorTurns | WebhookTurns = TutorTurns(url, locks)
+    else:
+        # The Bot API that button presses call (editMessageReplyMarkup), in a child process so
+        # that its work stays out of the profile.
+        from bench_telegram import start_fake
+
+        fake, api_url = start_fake()
+        runner = WebhookTurns(url, args.redis, api_url)
     try:
         await runner.turns(min(100, args.turns), args.concurrency)  # warm-up
         cpu, wall = time.process_time(), time.perf_counter()
@@ -235,6 +244,10 @@ async def profile(url: str, args: argparse.Namespace) -> None:
     finally:
         await runner.close()
         await locks.close()
+        if fake is not None:
+            assert fake.stdin is not None
+            fake.stdin.close()  # the fake serves until its input ends
+            fake.wait(10)
 
 
 def main() -> int:
