@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import TypeAdapter
 from sqlalchemy import func, select
@@ -272,12 +272,14 @@ class Tutor:
                 # Only the conversation's working memory is kept for a learner who has not
                 # agreed to the privacy notice: no events, progress, reviews or sharing.
                 tracked = outcome.state.consent == "given"
+                # The account's own changes are written with the state's statement.
+                changes: dict[str, Any] = {"locale": outcome.state.locale}
                 if tracked:
-                    await self._record_consent(uow, person, outcome.events, now)
+                    changes |= await self._record_consent(uow, learner, person, outcome.events, now)
                     await review.schedule(uow, person, outcome.state, outcome.events, now)
                 # `now` is this turn's clock, not state: the next turn sets it again.
                 saved = outcome.state.model_dump(mode="json", exclude={"now"})
-                await uow.states.save(person, saved, now, touch=learner)
+                await uow.states.save(person, saved, now, touch=learner, changes=changes)
                 if tracked:
                     await uow.events.append(person, outcome.events, now)
                     await uow.progress.apply(person, outcome.events, now)
@@ -315,8 +317,6 @@ class Tutor:
                 if added:
                     remember_list(learner, shown)  # typed numbers pick the added buttons too
                 replies += shown
-                if learner.locale != outcome.state.locale:  # an unchanged row is not flushed
-                    learner.locale = outcome.state.locale
             ids = await uow.outbox.add(learner, replies, now)
             if outcome is None:  # otherwise the state's save did it
                 touched(learner, now)
@@ -332,19 +332,33 @@ class Tutor:
         return TurnResult(learner_id=learner.id, duplicate=False, outbox_ids=tuple(ids))
 
     async def _record_consent(
-        self, uow: UnitOfWork, person: int, events: Sequence[Event], now: datetime
-    ) -> None:
-        """The privacy notice's agreement, with its version, on the person's row."""
+        self,
+        uow: UnitOfWork,
+        account: Learner,
+        person: int,
+        events: Sequence[Event],
+        now: datetime,
+    ) -> dict[str, Any]:
+        """The privacy notice's agreement, with its version, on the person's row: returned as
+        changes when that is the turn's account (the state's save writes them), set on the
+        person's row otherwise."""
         given = next((event for event in events if event.type == "consent.given"), None)
         if given is None:
-            return
-        owner = await uow.session.get(Learner, person)
-        if owner is not None:
-            first = owner.consent_at is None
-            owner.consent_at = now
-            owner.consent_version = f"{given.data.get('version')}/{given.data.get('by')}"[:20]
-            if first:  # event webhooks only: nobody hears of a learner before they agree
-                await publish(uow.session, person, [Event(type="learner.registered")], now)
+            return {}
+        owner = account if person == account.id else await uow.session.get(Learner, person)
+        if owner is None:
+            return {}
+        first = owner.consent_at is None
+        agreed = {
+            "consent_at": now,
+            "consent_version": f"{given.data.get('version')}/{given.data.get('by')}"[:20],
+        }
+        if owner is not account:
+            for column, value in agreed.items():
+                setattr(owner, column, value)
+        if first:  # event webhooks only: nobody hears of a learner before they agree
+            await publish(uow.session, person, [Event(type="learner.registered")], now)
+        return agreed if owner is account else {}
 
     async def _model_allowed(self, uow: UnitOfWork, person: int, now: datetime) -> bool:
         """Within the learner's hourly model allowance (beyond it, offline answers)."""

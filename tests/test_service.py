@@ -15,7 +15,7 @@ from bot.service import Collector, Inbound, Outgoing, Tutor
 from bot.store import Database
 from bot.store.driver import statements
 from bot.store.models import EventRecord, Learner, OutboxMessage
-from tests.conftest import Clock, connect_redis, handle_agreeing
+from tests.conftest import AGREE_LABELS, Clock, connect_redis, handle_agreeing
 
 
 def last_buttons(collector: Collector) -> ChoicesReply:
@@ -122,6 +122,49 @@ async def test_a_turn_that_leaves_the_account_as_it_was_does_not_flush_it(
         learner = await uow.learners.get("web", "u1")
         assert learner is not None
         assert (learner.locale, learner.aside) == ("en", None)
+
+
+async def test_a_new_language_and_an_agreement_are_written_with_the_state(
+    tutor: Tutor, database: Database, clock: Clock
+) -> None:
+    """Choosing a language and agreeing to the privacy notice change the account's row. On
+    PostgreSQL the state's statement writes them: no UPDATE of the account's own, nothing for
+    the ORM to flush at commit. On SQLite the ORM flushes them. Either way the row has them."""
+    welcome = Collector()
+    await tutor.handle(Inbound("web", "u1", Start()), welcome)
+    english = next(o for o in last_buttons(welcome).options if "English" in o.label)
+    flushed: set[str] = set()
+
+    def record(session: Session, *_: object) -> None:
+        for learner in (o for o in session.dirty if isinstance(o, Learner)):
+            flushed.update(inspect(learner).committed_state)
+
+    event.listen(Session, "before_flush", record)
+    try:
+        with statements(database.engine.sync_engine) as run:
+            notice = Collector()
+            await tutor.handle(Inbound("web", "u1", Choice(key=english.key)), notice)
+            agree = next(o for o in last_buttons(notice).options if o.label in AGREE_LABELS)
+            clock.advance(minutes=1)
+            agreed = Collector()
+            await tutor.handle(Inbound("web", "u1", Choice(key=agree.key)), agreed)
+    finally:
+        event.remove(Session, "before_flush", record)
+    assert any("Thank you!" in getattr(m.reply, "text", "") for m in agreed.messages)
+    if database.dialect == "postgresql":
+        assert flushed == set()
+        assert not [s for s in run if s.lstrip().startswith("UPDATE learners")], run
+        writes = [s for s in run if s.lstrip().startswith("WITH touched")]
+        written = [("locale" in s, "consent_at" in s) for s in writes]
+        assert written == [(True, False), (False, True)], writes
+    else:
+        assert {"consent_at", "consent_version", "locale"} <= flushed
+    async with database.unit_of_work() as uow:
+        learner = await uow.learners.get("web", "u1")
+        assert learner is not None
+        assert (learner.locale, learner.consent_at) == ("en", clock.now)
+        assert learner.consent_version is not None
+        assert learner.consent_version.endswith("/learner")
 
 
 async def test_a_first_contact_reads_neither_the_account_nor_a_state_again(
