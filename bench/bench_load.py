@@ -159,6 +159,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--closed-only", action="store_true", help="skip the open-loop search (a quick CPU check)"
     )
+    parser.add_argument(
+        "--per-step",
+        type=int,
+        metavar="CHATS",
+        help="after warm-up, camtay's CPU a turn at each step of the script, played one step at "
+        "a time for this many new chats",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS / "load.json")
     parser.add_argument("--logs", type=Path, help="keep the servers' logs in this folder")
     parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
@@ -726,6 +733,39 @@ async def open_loop(
     return phase
 
 
+async def per_step(
+    http: aiohttp.ClientSession, server: Server, updates: Updates, chats: int, clients: int
+) -> list[dict[str, Any]]:
+    """The script one step at a time for `chats` new chats (all of them at its first update,
+    then all at its second, …), `clients` requests at once: the web processes' CPU a turn at
+    each step. An open loop plays the script step by step too, so a step that costs more than
+    the others is where its slow spells come from."""
+    fresh = updates.new_chats(chats)
+    places = asyncio.Semaphore(clients)
+    count = len(server.urls)
+
+    async def one(chat: int, step: Step, phase: Phase) -> None:
+        async with places:
+            await post(http, server.urls[chat % count], updates.body(chat, step), phase)
+
+    rows: list[dict[str, Any]] = []
+    for number, step in enumerate(updates.steps, 1):
+        phase = Phase(server.name, f"step {number}")
+        spent, started = server_cpu(server), time.perf_counter()
+        await asyncio.gather(*(one(chat, step, phase) for chat in fresh))
+        spent, wall = server_cpu(server) - spent, time.perf_counter() - started
+        rows.append(
+            {
+                "step": number,
+                "update": step.text if step.text is not None else f"press {step.data}",
+                "turns_per_s": round(chats / wall),
+                "server_cpu_ms_per_turn": _per_turn(spent, chats),
+                "errors": sum(phase.errors.values()),
+            }
+        )
+    return rows
+
+
 # --- main -------------------------------------------------------------------------------------
 
 
@@ -855,6 +895,11 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
                     used = server_cpu(server) - before[server.name]
                     idle[server.name] = round(used / spent / len(server.processes) * 100, 2)
 
+            steps_cost: list[dict[str, Any]] = []
+            if args.per_step:
+                steps_cost = await per_step(http, camtay, updates, args.per_step, args.concurrency)
+                print(json.dumps({"per_step": steps_cost}), flush=True)
+
             def spy_on(server: Server, output: Path | None) -> subprocess.Popen[bytes] | None:
                 """py-spy on camtay's first web process for one phase, when asked for."""
                 if output is None or server.kind != "camtay":
@@ -928,6 +973,7 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
             "rss_mb": rss,
             "sustained_rate": sustained,
             "idle_cpu_percent": idle,
+            "per_step": steps_cost,
         }
         closed = {row["server"]: row for row in rows if row["phase"].startswith("closed")}
         if "baseline" in closed and closed["baseline"]["turns_per_s"]:
@@ -967,6 +1013,17 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
                     f"{sum(end - start for start, end in spells):g} s of "
                     f"{row['wall_s']:g} ({shown})"
                 )
+        if steps_cost:
+            print(f"camtay, the script one step at a time for {args.per_step} chats:")
+            print()
+            print("| step | update | turns/s | web CPU ms a turn | errors |")
+            print("|---:|---|---:|---:|---:|")
+            for row in steps_cost:
+                print(
+                    f"| {row['step']} | {row['update'][:40]} | {row['turns_per_s']} | "
+                    f"{row['server_cpu_ms_per_turn']} | {row['errors']} |"
+                )
+            print()
         for name, sizes in rss.items():
             warm_rss = ", ".join(f"{r.get('VmRSS', 0):.0f}" for r in sizes["after_warmup"])
             end_rss = ", ".join(
@@ -983,7 +1040,7 @@ async def bench(args: argparse.Namespace, home: Path) -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.output}")
-        failed = sum(row["errors"] for row in rows)
+        failed = sum(row["errors"] for row in rows + steps_cost)
         return 1 if failed else 0
     finally:
         for server in servers:
