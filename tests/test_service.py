@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import event, func, inspect, select
@@ -34,6 +36,23 @@ async def press(tutor: Tutor, collector: Collector, label: str, user: str = "u1"
     options = last_buttons(collector).options
     key = next(option.key for option in options if option.label.startswith(label))
     return await say(tutor, Choice(key=key), user=user)
+
+
+@contextmanager
+def flushed_account_columns() -> Iterator[set[str]]:
+    """The accounts' columns that the ORM flushes while the block runs (it flushes a row on
+    which any attribute was set, even to the value it had)."""
+    flushed: set[str] = set()
+
+    def record(session: Session, *_: object) -> None:
+        for learner in (o for o in session.dirty if isinstance(o, Learner)):
+            flushed.update(inspect(learner).committed_state)
+
+    event.listen(Session, "before_flush", record)
+    try:
+        yield flushed
+    finally:
+        event.remove(Session, "before_flush", record)
 
 
 async def count(database: Database, model: type, **where: object) -> int:
@@ -103,19 +122,10 @@ async def test_a_turn_that_leaves_the_account_as_it_was_does_not_flush_it(
     to the value it had). On SQLite the turn's stamp itself goes through the ORM."""
     replies = await say(tutor, Start(payload="lang_en"))
     replies = await press(tutor, replies, "📘 Demo")
-    assigned: set[str] = set()
-
-    def record(session: Session, *_: object) -> None:
-        for learner in (o for o in session.dirty if isinstance(o, Learner)):
-            assigned.update(inspect(learner).committed_state)
-
-    event.listen(Session, "before_flush", record)
-    try:
+    with flushed_account_columns() as assigned:
         replies = await press(tutor, replies, "📘 Lesson one")
         replies = await press(tutor, replies, "Next")
         await say(tutor, TextInput(text="hello"))
-    finally:
-        event.remove(Session, "before_flush", record)
     stamp = set() if database.dialect == "postgresql" else {"last_active_at", "unreachable_at"}
     assert assigned <= stamp, assigned
     async with database.unit_of_work() as uow:
@@ -133,23 +143,13 @@ async def test_a_new_language_and_an_agreement_are_written_with_the_state(
     welcome = Collector()
     await tutor.handle(Inbound("web", "u1", Start()), welcome)
     english = next(o for o in last_buttons(welcome).options if "English" in o.label)
-    flushed: set[str] = set()
-
-    def record(session: Session, *_: object) -> None:
-        for learner in (o for o in session.dirty if isinstance(o, Learner)):
-            flushed.update(inspect(learner).committed_state)
-
-    event.listen(Session, "before_flush", record)
-    try:
-        with statements(database.engine.sync_engine) as run:
-            notice = Collector()
-            await tutor.handle(Inbound("web", "u1", Choice(key=english.key)), notice)
-            agree = next(o for o in last_buttons(notice).options if o.label in AGREE_LABELS)
-            clock.advance(minutes=1)
-            agreed = Collector()
-            await tutor.handle(Inbound("web", "u1", Choice(key=agree.key)), agreed)
-    finally:
-        event.remove(Session, "before_flush", record)
+    with flushed_account_columns() as flushed, statements(database.engine.sync_engine) as run:
+        notice = Collector()
+        await tutor.handle(Inbound("web", "u1", Choice(key=english.key)), notice)
+        agree = next(o for o in last_buttons(notice).options if o.label in AGREE_LABELS)
+        clock.advance(minutes=1)
+        agreed = Collector()
+        await tutor.handle(Inbound("web", "u1", Choice(key=agree.key)), agreed)
     assert any("Thank you!" in getattr(m.reply, "text", "") for m in agreed.messages)
     if database.dialect == "postgresql":
         assert flushed == set()

@@ -396,15 +396,7 @@ class StateRepository:
         reachable, and given `changes` (its columns' new values; only with `touch`): in the
         same statement on PostgreSQL, otherwise flushed with the ORM. Through the ORM, an
         account's changed row costs a commit its flush, about 0.25 ms (bench/README.md)."""
-        changed = (
-            {}
-            if touch is None
-            else {
-                column: value
-                for column, value in (changes or {}).items()
-                if getattr(touch, column) != value
-            }
-        )
+        changes = changes or {}
         if learner_id not in self._stored:
             self._stored.add(learner_id)
             inserted = await self.session.execute(
@@ -414,10 +406,11 @@ class StateRepository:
             )
             if inserted.rowcount:  # type: ignore[attr-defined]
                 if touch is not None:
-                    touched(touch, now, changed)
+                    touched(touch, now, changes)
                 return
         parameters = {"person": learner_id, "state": state, "now": now}
         if touch is not None and self.session.get_bind().dialect.name == "postgresql":
+            changed = {c: value for c, value in changes.items() if getattr(touch, c) != value}
             columns = tuple(sorted(changed))
             statement = _TOUCHING.get(columns)
             if statement is None:
@@ -433,7 +426,7 @@ class StateRepository:
         else:
             await ON_DRIVER_STATE_UPDATE.run(self.session, parameters)
             if touch is not None:
-                touched(touch, now, changed)
+                touched(touch, now, changes)
         # A state row that other code of this unit of work holds follows the new values.
         held = self.session.identity_map.get(identity_key(ConversationState, learner_id))
         if held is not None:
