@@ -751,9 +751,9 @@ async def per_step(
     rows: list[dict[str, Any]] = []
     for number, step in enumerate(updates.steps, 1):
         phase = Phase(server.name, f"step {number}")
-        spent, started = server_cpu(server), time.perf_counter()
+        before, started = server_cpu(server), time.perf_counter()
         await asyncio.gather(*(one(chat, step, phase) for chat in fresh))
-        spent, wall = server_cpu(server) - spent, time.perf_counter() - started
+        spent, wall = server_cpu(server) - before, time.perf_counter() - started
         rows.append(
             {
                 "step": number,
