@@ -14,6 +14,7 @@ from admin.rollups import refresh_rollups, refreshed_at
 from admin.webhooks import deliver
 from bot import privacy
 from bot.observability import OUTBOX_DEPTH
+from bot.outages import log_failure
 from bot.reminders import send_due
 from bot.store.models import OutboxMessage
 from bot.wiring import Runtime
@@ -68,8 +69,8 @@ async def keep_current(runtime: Runtime, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             await measure_outbox(runtime)
-        except Exception:  # metrics must never stop the upkeep itself
-            log.exception("measuring the outbox failed")
+        except Exception as error:  # metrics must never stop the upkeep itself
+            log_failure(log, "measuring the outbox failed", error)
         try:
             await follow(runtime)
             await resume(runtime)
@@ -77,12 +78,12 @@ async def keep_current(runtime: Runtime, stop: asyncio.Event) -> None:
                 runtime.worker.notify()
             if runtime.settings.report_refresh_seconds > 0:
                 await refresh_if_stale(runtime)
-        except Exception:  # a bad cycle must not end the loop; it is logged and retried
-            log.exception("background admin upkeep failed")
+        except Exception as error:  # a bad cycle must not end the loop; logged and retried
+            log_failure(log, "background admin upkeep failed", error)
         try:
             await keep_private(runtime)
-        except Exception:  # retried at the next cycle
-            log.exception("privacy upkeep failed")
+        except Exception as error:  # retried at the next cycle
+            log_failure(log, "privacy upkeep failed", error)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), CONTENT_CHECK_SECONDS)
     await webhooks

@@ -17,7 +17,8 @@
 
 Afterwards, from the database and the fake server's counts: every update applied exactly once
 (its dedup row, and every learner's replies, events and state equal to a reference learner
-played alone), no outbox row left unsent, every reply sent, and every learner's state valid.
+played alone), no outbox row left unsent, every reply sent, every learner's state valid, and
+no request answered 500 (while Redis restarts, updates get 503 and come again: bot/outages.py).
 A reply can go out twice only when a worker dies between Telegram accepting it and the commit
 that marks it sent (Telegram's sendMessage has no idempotency key): those are counted and
 explained, never hidden, and allowed only up to the number of sends in flight at the kills.
@@ -48,6 +49,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # tests.fakes is not installed with the package
+
+from tests.served import OwnRedis  # noqa: E402
 
 PYTHON = sys.executable
 TOKEN = "123456:SOAK-token"  # noqa: S105 -- the fake Bot API's, nothing real
@@ -265,42 +268,6 @@ class Camtay:
             time.sleep(0.05)
         if alive(self.pid):
             os.kill(self.pid, signal.SIGKILL)
-
-
-class OwnRedis:
-    """A redis-server of the soak's own, without persistence: a restart empties it."""
-
-    def __init__(self, port: int, home: Path) -> None:
-        self.port = port
-        self.home = home
-        self.process: subprocess.Popen[bytes] | None = None
-        self.url = f"redis://127.0.0.1:{port}/3"
-
-    def start(self) -> None:
-        log = (self.home / "redis.log").open("ab")
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no", "--dir", str(self.home)]
-        self.process = subprocess.Popen(  # noqa: S603 -- a fixed command
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
 
 
 # --- the reference learner ----------------------------------------------------------------
@@ -569,6 +536,13 @@ async def check(
         not twice,
         f"no update answered as a new turn twice over HTTP ({len(twice)} were)",
     )
+    failed = load.retries["HTTP 500"]
+    verdicts.check(
+        failed == 0,
+        f"no update answered 500 ({failed} were): Redis's restart is answered 503 "
+        f"({load.retries['HTTP 503']} were, with the learners' locks busy), a killed web "
+        f"process drops its connections",
+    )
     verdicts.check(
         sorted(people.values()) == [FIRST_CHAT + n for n in range(learners)],
         f"{len(people):,} learners, one per chat",
@@ -688,7 +662,7 @@ async def soak(args: argparse.Namespace, home: Path) -> bool:
     url = make_url(server).set(database=args.database).render_as_string(hide_password=False)
     await execute(server, f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
     await execute(server, f'CREATE DATABASE "{args.database}"')
-    redis = OwnRedis(free_port(args.redis_port), home)
+    redis = OwnRedis(free_port(args.redis_port), home, db=3)
     fake = start_fake()
     zygote: Zygote | None = None
     processes: list[Camtay] = []

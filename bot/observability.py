@@ -21,12 +21,15 @@ from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
+from bot.outages import unreachable
+
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UPDATES = Counter("camtay_updates_total", "Updates received", ["channel", "result"])
 """result: applied / duplicate / ignored / rejected / error / shed (turned away with a 503,
-for the platform to deliver again: webhook.app.Shedding)."""
+for the platform to deliver again: webhook.app.Shedding) / unavailable (a 503 too: PostgreSQL or
+Redis was out of reach, bot.outages)."""
 
 TURN_SECONDS = Histogram(
     "camtay_turn_seconds",
@@ -189,7 +192,8 @@ def counted(channel: str) -> Iterator[Tally]:
     """Count one incoming update in UPDATES, and its turn's time in TURN_SECONDS.
 
     An exception is counted too: one with a 4xx `status_code` (a wrong secret, a malformed or
-    oversized body) as rejected, any other as error. Only turns (applied, duplicate or failed)
+    oversized body) as rejected, PostgreSQL or Redis out of reach as unavailable, any other as
+    error. Only turns (applied, duplicate or failed)
     are timed in TURN_SECONDS: an ignored or rejected update would only dilute it.
     """
     tally = Tally(channel)
@@ -197,8 +201,10 @@ def counted(channel: str) -> Iterator[Tally]:
         yield tally
     except Exception as error:
         status = getattr(error, "status_code", 500)
-        rejected = isinstance(status, int) and 400 <= status < 500
-        tally.result = "rejected" if rejected else "error"
+        if isinstance(status, int) and 400 <= status < 500:
+            tally.result = "rejected"
+        else:
+            tally.result = "unavailable" if unreachable(error) else "error"
         raise
     finally:
         result = tally.result or "applied"

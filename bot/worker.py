@@ -12,6 +12,7 @@ from typing import Literal, Protocol
 
 from bot.locks import LearnerLocks, LockTimeout
 from bot.observability import SENDS
+from bot.outages import log_failure
 from bot.service import Held, Outgoing, RetryAfter, Sender, Unreachable, utcnow
 from bot.store import Database, UnitOfWork
 
@@ -125,8 +126,8 @@ class OutboxWorker:
                 self.wakeup.clear()
                 try:
                     await self._top_up(active)
-                except Exception:  # the loop must outlive a database hiccup
-                    log.exception("outbox worker could not read the outbox")
+                except Exception as error:  # the loop must outlive a database hiccup
+                    log_failure(log, "outbox worker could not read the outbox", error)
                 signals = [
                     asyncio.ensure_future(self.wakeup.wait()),
                     asyncio.ensure_future(stop.wait()),

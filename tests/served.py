@@ -1,4 +1,5 @@
-"""The real `camtay serve` in a subprocess on 127.0.0.1, for tests that need a live server."""
+"""The app for tests: the real `camtay serve` in a subprocess on 127.0.0.1, or in this process
+behind httpx's ASGI transport; and a Redis server of a test's own."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from bot.wiring import Runtime
 
 STARTUP_SECONDS = 60.0
 CAMTAY = Path(sys.executable).with_name("camtay")
@@ -70,3 +78,69 @@ def serving(home: Path, env: dict[str, str]) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@dataclass
+class Served:
+    runtime: Runtime
+    http: httpx.AsyncClient
+
+
+@asynccontextmanager
+async def in_process(settings: Settings) -> AsyncIterator[Served]:
+    """The app with its lifespan (its background loops too), in this process; an embedded
+    database is migrated first."""
+    # Imported here: bench/soak.py uses this module's OwnRedis without loading the app.
+    from bot.wiring import build, migrate_if_embedded
+    from webhook.app import create_app
+
+    migrate_if_embedded(settings)
+    runtime = build(settings)
+    app = create_app(runtime=runtime)
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://camtay.test"
+            ) as http,
+        ):
+            yield Served(runtime, http)
+    finally:
+        await runtime.close()
+
+
+class OwnRedis:
+    """A redis-server of one test's (or the soak's) own on `port`, without persistence: it can
+    be stopped and started again, and a restart empties it."""
+
+    def __init__(self, port: int, home: Path, db: int = 0) -> None:
+        self.port = port
+        self.home = home
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = f"redis://127.0.0.1:{port}/{db}"
+
+    def start(self) -> None:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--dir", str(self.home)]
+        with (self.home / "redis.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None

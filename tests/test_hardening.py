@@ -27,6 +27,7 @@ from bot.store.models import Learner, OutboxMessage
 from bot.wiring import Runtime, build, migrate_if_embedded
 from tests.conftest import FIXTURE_LESSONS
 from tests.fakes import updates
+from tests.served import in_process
 from webhook import chat
 from webhook.app import create_app
 
@@ -230,18 +231,8 @@ async def telegram_app(
     tmp_path: Path, **extra: Any
 ) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
     """A runtime of its own, with Telegram and these settings, and a client of its app."""
-    settings = settings_for(tmp_path, **extra, **TELEGRAM)
-    migrate_if_embedded(settings)
-    runtime = build(settings)
-    app = create_app(runtime=runtime)
-    try:
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http,
-        ):
-            yield runtime, http
-    finally:
-        await runtime.close()
+    async with in_process(settings_for(tmp_path, **extra, **TELEGRAM)) as app:
+        yield app.runtime, app.http
 
 
 HOOK_HEADERS = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}

@@ -12,7 +12,6 @@ import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,11 @@ from bot.engine import Catalog
 from bot.settings import Settings
 from bot.store import Database
 from bot.store.migrate import upgrade
-from bot.wiring import Runtime, build, migrate_if_embedded
 from tests.conftest import FIXTURE_LESSONS, REDIS_URL, Clock, connect_redis
 from tests.fakes import updates
 from tests.fakes.openai import FakeOpenAI
 from tests.llm.test_llm import KEY, QUESTION, tutoring
-from webhook.app import create_app
+from tests.served import Served, in_process
 
 TOKEN = "123456:TEST-token"
 SECRET = "s3cret_token-1"
@@ -57,31 +55,9 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)
 
 
-@dataclass
-class Served:
-    runtime: Runtime
-    http: httpx.AsyncClient
-
-
-async def serve(settings: Settings) -> AsyncIterator[Served]:
-    migrate_if_embedded(settings)
-    runtime = build(settings)
-    app = create_app(runtime=runtime)
-    try:
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://camtay.test"
-            ) as http,
-        ):
-            yield Served(runtime, http)
-    finally:
-        await runtime.close()
-
-
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[Served]:
-    async for each in serve(settings_for(tmp_path)):
+    async with in_process(settings_for(tmp_path)) as each:
         yield each
 
 
@@ -215,7 +191,7 @@ async def test_ready_when_the_database_answers(served: Served) -> None:
 
 
 async def test_not_ready_when_redis_does_not_answer(tmp_path: Path) -> None:
-    async for each in serve(settings_for(tmp_path, redis_url=UNUSED_REDIS)):
+    async with in_process(settings_for(tmp_path, redis_url=UNUSED_REDIS)) as each:
         started = time.monotonic()
         response = await each.http.get("/readyz")
         assert time.monotonic() - started < 3.0  # each check is cut off at 2 s
@@ -232,7 +208,7 @@ async def test_not_ready_when_redis_does_not_answer(tmp_path: Path) -> None:
 async def test_ready_with_redis_when_it_answers(tmp_path: Path) -> None:
     client = await connect_redis()
     await client.aclose()
-    async for each in serve(settings_for(tmp_path, redis_url=REDIS_URL)):
+    async with in_process(settings_for(tmp_path, redis_url=REDIS_URL)) as each:
         response = await each.http.get("/readyz")
         assert response.status_code == 200, response.text
         assert response.json() == {"status": "ready"}

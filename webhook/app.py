@@ -31,6 +31,7 @@ from admin.api import PREFIX, attach, create_admin_api
 from admin.background import keep_current
 from bot.locks import LockTimeout, RedisLocks
 from bot.observability import PLACE_WAIT_SECONDS, UPDATES, RequestIdMiddleware
+from bot.outages import unreachable
 from bot.settings import Settings
 from bot.wiring import Runtime, build
 from webhook import chat, privacy, telegram, verify, zalo_bot, zalo_oa
@@ -119,6 +120,19 @@ async def _answer(send: Send, status: int, body: dict[str, str], *extra: tuple[s
     await send({"type": "http.response.body", "body": content})
 
 
+class Watched:
+    """`send`, noting whether the response has started: after that, a failure can no longer
+    be answered with a response of its own."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self.send(message)
+
+
 class BodyLimit:
     """413 for a body over its path's limit, before any handler reads it: at once from
     Content-Length, else as soon as the streamed chunks add up to more."""
@@ -136,7 +150,6 @@ class BodyLimit:
             await _answer(send, 413, {"detail": detail}, ("connection", "close"))
             return
         received = 0
-        started = False
 
         async def limited() -> Message:
             nonlocal received
@@ -147,17 +160,50 @@ class BodyLimit:
                     raise BodyTooLarge(detail)
             return message
 
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        watched = Watched(send)
         try:
             await self.app(scope, limited, watched)
         except BodyTooLarge:
-            if started:
+            if watched.started:
                 raise
             await _answer(send, 413, {"detail": detail}, ("connection", "close"))
+
+
+UNAVAILABLE = (
+    "Hệ thống tạm gián đoạn, bạn thử lại sau ít giây nhé. / "
+    "The service is briefly unavailable, please try again in a few seconds."
+)
+
+
+class Outages:
+    """503 with Retry-After, not 500, when PostgreSQL or Redis is out of reach
+    (`bot.outages.unreachable`): nothing of the request was committed, and Telegram delivers the
+    update again, the web chat tries again. One warning line per 10 s instead of a traceback per
+    request; any other failure goes on to the 500 and its traceback as before."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._warned = 0.0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        watched = Watched(send)
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as error:
+            if watched.started or not unreachable(error):
+                raise
+            now = time.monotonic()
+            if now - self._warned > 10:
+                self._warned = now
+                log.warning(
+                    "PostgreSQL or Redis out of reach (%s: %s): answering 503 until it is back",
+                    type(error).__name__,
+                    str(error)[:200],
+                )
+            await _answer(send, 503, {"detail": UNAVAILABLE}, ("retry-after", "1"))
 
 
 PERMISSIONS_POLICY = (
@@ -382,9 +428,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(verify.router)
     app.include_router(privacy.router)
     admin_api = create_admin_api(settings)
+    admin_api.add_middleware(Outages)  # a mounted app answers its own errors
     app.router.routes.append(AnyPathMount(PREFIX, admin_api))
     # The last added runs first: request id, then headers, then shedding, then the admin limit,
-    # then bodies.
+    # then bodies, then outages.
+    app.add_middleware(Outages)
     app.add_middleware(BodyLimit)
     app.add_middleware(AdminRateLimit, owner=app)
     app.add_middleware(Shedding, owner=app)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import aliased
 from bot.hooks import guard, signing
 from bot.hooks.events import LESSON_EVENTS, learner_key
 from bot.hooks.publisher import forget_subscriptions
+from bot.outages import log_failure
 from bot.store.db import Database, UnitOfWork
 from bot.store.models import PlatformToken, WebhookDelivery, WebhookSubscription
 from bot.store.repositories import dialect_insert
@@ -187,8 +188,8 @@ class Deliveries:
         while not stop.is_set():
             try:
                 done = await self.run_once()
-            except Exception:  # a bad cycle must not end the loop; logged and retried
-                log.exception("webhook deliveries cycle failed")
+            except Exception as error:  # a bad cycle must not end the loop; logged and retried
+                log_failure(log, "webhook deliveries cycle failed", error)
                 done = 0
             if done:
                 continue

@@ -25,6 +25,7 @@ from bot.llm import prompts
 from bot.llm.client import ModelClient, ModelError
 from bot.llm.guardrails import Guardrails
 from bot.observability import MODEL_CALLS
+from bot.outages import log_failure
 from bot.store.db import Database
 from bot.store.models import Learner, ModelJob
 
@@ -82,8 +83,8 @@ class ModelJobs:
         while not stop.is_set():
             try:
                 done = await self.run_once()
-            except Exception:  # a bad cycle must not end the loop; logged and retried
-                log.exception("model jobs cycle failed")
+            except Exception as error:  # a bad cycle must not end the loop; logged and retried
+                log_failure(log, "model jobs cycle failed", error)
                 done = 0
             if done:
                 continue
