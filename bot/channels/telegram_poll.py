@@ -8,6 +8,7 @@ import logging
 from aiogram.exceptions import TelegramAPIError
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
+from bot.outages import log_failure
 from bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,9 @@ async def poll(runtime: Runtime, allowed_updates: list[str], long_poll: int = 30
             for update in updates:
                 try:
                     await telegram.channel.handle(update)
-                except Exception:
+                except Exception as error:
                     # Not confirmed: the next getUpdates returns it again.
-                    log.exception("update %s failed; will retry", update.update_id)
+                    log_failure(log, f"update {update.update_id} failed; will retry", error)
                     await backoff.asleep()
                     break
                 offset = update.update_id + 1

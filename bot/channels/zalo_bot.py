@@ -26,6 +26,7 @@ from bot.engine import (
     TextReply,
     Unsupported,
 )
+from bot.outages import log_failure
 from bot.service import (
     DeliveryError,
     Inbound,
@@ -481,11 +482,11 @@ async def _handle_with_retries(
         try:
             await zalo.channel.handle(event)
             return
-        except Exception:
+        except Exception as error:
             if attempt == attempts:
                 log.exception("zalo bot event %s dropped after %d tries", update_id(event), attempt)
                 return
-            log.exception("zalo bot event %s failed; retrying", update_id(event))
+            log_failure(log, f"zalo bot event {update_id(event)} failed; retrying", error)
             await asyncio.sleep(delay * 2 ** (attempt - 1))
 
 
