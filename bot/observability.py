@@ -193,8 +193,8 @@ def counted(channel: str) -> Iterator[Tally]:
 
     An exception is counted too: one with a 4xx `status_code` (a wrong secret, a malformed or
     oversized body) as rejected, PostgreSQL or Redis out of reach as unavailable, any other as
-    error. Only turns (applied, duplicate or failed)
-    are timed in TURN_SECONDS: an ignored or rejected update would only dilute it.
+    error. Only turns (applied, duplicate or failed) are timed in TURN_SECONDS: an ignored or
+    rejected update would only dilute it.
     """
     tally = Tally(channel)
     try:
