@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -63,16 +64,26 @@ def unreachable(error: BaseException | None) -> bool:
     return False
 
 
+OUTAGE_LOG_SECONDS = 10.0
+"""A loop says a service is out of reach at most once in this many seconds."""
+_said: dict[str, float] = {}
+"""When each logger last said so (monotonic)."""
+
+
 def log_failure(log: logging.Logger, what: str, error: BaseException) -> None:
-    """A background loop's failed cycle, tried again at the next: one warning line while
-    PostgreSQL or Redis is out of reach (a restart would otherwise log a traceback every cycle
-    of every loop), the traceback for anything else."""
-    if unreachable(error):
-        log.warning(
-            "%s: PostgreSQL or Redis out of reach (%s: %s)",
-            what,
-            type(error).__name__,
-            str(error)[:200],
-        )
-    else:
+    """A background loop's failed cycle, tried again at the next: while PostgreSQL or Redis is
+    out of reach, a warning line at most every `OUTAGE_LOG_SECONDS` for each logger (a restart
+    would otherwise log a traceback every cycle of every loop); anything else, its traceback."""
+    if not unreachable(error):
         log.error("%s", what, exc_info=error)
+        return
+    now = time.monotonic()
+    if now - _said.get(log.name, -OUTAGE_LOG_SECONDS) < OUTAGE_LOG_SECONDS:
+        return
+    _said[log.name] = now
+    log.warning(
+        "%s: PostgreSQL or Redis out of reach (%s: %s)",
+        what,
+        type(error).__name__,
+        str(error)[:200],
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from admin.auth import TOKEN_PREFIX
+from bot import outages
 from bot.outages import log_failure, unreachable
 from bot.settings import Settings
 from bot.store import Database
@@ -127,13 +129,14 @@ async def test_while_redis_restarts_updates_get_503_and_each_is_applied_once_aft
                 assert sorted(applied) == ["1", "2", "3"]
 
 
-async def test_without_postgresql_requests_get_503_and_the_loops_log_one_line_a_cycle(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+async def test_without_postgresql_requests_get_503_and_the_loops_log_one_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Nothing listens where the database should be (a failover, a restart): the webhook and
     the admin API answer 503 with Retry-After, `/readyz` says which service is missing, and
     the background loops (the outbox worker, the admin upkeep, the event webhooks) log a
-    warning line each cycle, not a traceback."""
+    warning line, not a traceback."""
+    monkeypatch.setattr(outages, "_said", {})  # no loop said it yet in this process
     caplog.set_level(logging.WARNING)
     async with FakeTelegram(token=TOKEN) as fake:
         closed = free_port()
@@ -229,15 +232,25 @@ def test_only_out_of_reach_errors_are_out_of_reach() -> None:
 
 
 def test_a_loops_failure_is_one_line_when_out_of_reach_and_a_traceback_otherwise(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """While a service is out of reach, a loop says so once every OUTAGE_LOG_SECONDS; a bug is
+    logged with its traceback every time."""
     log = logging.getLogger("tests.loop")
+    lost = ConnectionRefusedError(111, "Connect call failed")
+    monkeypatch.setattr(outages, "OUTAGE_LOG_SECONDS", 0.2)
     with caplog.at_level(logging.WARNING, logger="tests.loop"):
-        log_failure(log, "cycle failed", ConnectionRefusedError(111, "Connect call failed"))
+        log_failure(log, "cycle failed", lost)
+        log_failure(log, "cycle failed", lost)  # the next cycle, soon after: not said again
         log_failure(log, "cycle failed", ValueError("a bug"))
-    outage, bug = caplog.records
+        log_failure(log, "cycle failed", ValueError("a bug"))
+        time.sleep(0.25)
+        log_failure(log, "cycle failed", lost)
+    outage, bug, again, later = caplog.records
     assert (outage.levelno, outage.exc_info) == (logging.WARNING, None)
     assert "out of reach (ConnectionRefusedError" in outage.getMessage()
-    assert bug.levelno == logging.ERROR
-    assert bug.exc_info is not None
-    assert isinstance(bug.exc_info[1], ValueError)
+    for each in (bug, again):
+        assert each.levelno == logging.ERROR
+        assert each.exc_info is not None
+        assert isinstance(each.exc_info[1], ValueError)
+    assert (later.levelno, later.exc_info) == (logging.WARNING, None)
