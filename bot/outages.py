@@ -65,18 +65,15 @@ def unreachable(error: BaseException | None) -> bool:
 
 
 OUTAGE_LOG_SECONDS = 10.0
-"""A loop says a service is out of reach at most once in this many seconds."""
+"""Each logger says a service is out of reach at most once in this many seconds."""
 _said: dict[str, float] = {}
 """When each logger last said so (monotonic)."""
 
 
-def log_failure(log: logging.Logger, what: str, error: BaseException) -> None:
-    """A background loop's failed cycle, tried again at the next: while PostgreSQL or Redis is
-    out of reach, a warning line at most every `OUTAGE_LOG_SECONDS` for each logger (a restart
-    would otherwise log a traceback every cycle of every loop); anything else, its traceback."""
-    if not unreachable(error):
-        log.error("%s", what, exc_info=error)
-        return
+def say_out_of_reach(log: logging.Logger, what: str, error: BaseException) -> None:
+    """A warning line that PostgreSQL or Redis is out of reach, at most every
+    `OUTAGE_LOG_SECONDS` for each logger: an outage fails every request and every cycle of every
+    loop, and one line now and then says all there is to say."""
     now = time.monotonic()
     if now - _said.get(log.name, -OUTAGE_LOG_SECONDS) < OUTAGE_LOG_SECONDS:
         return
@@ -87,3 +84,12 @@ def log_failure(log: logging.Logger, what: str, error: BaseException) -> None:
         type(error).__name__,
         str(error)[:200],
     )
+
+
+def log_failure(log: logging.Logger, what: str, error: BaseException) -> None:
+    """A background loop's failed cycle, tried again at the next: `say_out_of_reach` for an
+    outage, the traceback for anything else."""
+    if unreachable(error):
+        say_out_of_reach(log, what, error)
+    else:
+        log.error("%s", what, exc_info=error)

@@ -82,7 +82,10 @@ def assert_unavailable(response: httpx.Response) -> None:
 
 
 async def test_while_redis_restarts_updates_get_503_and_each_is_applied_once_after(
-    own_redis: OwnRedis, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    own_redis: OwnRedis,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The learner's lock lives in Redis: without it no turn may run. Telegram is told to come
     back (503, Retry-After) instead of a 500 with a traceback per update; when Redis is back
@@ -101,6 +104,7 @@ async def test_while_redis_restarts_updates_get_503_and_each_is_applied_once_aft
             queued_by_start = await outbox_rows(app.runtime)
 
             own_redis.stop()
+            monkeypatch.setattr(outages, "_said", {})  # nothing said yet in this process
             before = unavailable_count()
             caplog.set_level(logging.WARNING, logger="webhook.app")
             assert_unavailable(await post(app, 2, "/menu"))

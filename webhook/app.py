@@ -31,7 +31,7 @@ from admin.api import PREFIX, attach, create_admin_api
 from admin.background import keep_current
 from bot.locks import LockTimeout, RedisLocks
 from bot.observability import PLACE_WAIT_SECONDS, UPDATES, RequestIdMiddleware
-from bot.outages import unreachable
+from bot.outages import say_out_of_reach, unreachable
 from bot.settings import Settings
 from bot.wiring import Runtime, build
 from webhook import chat, privacy, telegram, verify, zalo_bot, zalo_oa
@@ -178,12 +178,12 @@ UNAVAILABLE = (
 class Outages:
     """503 with Retry-After, not 500, when PostgreSQL or Redis is out of reach
     (`bot.outages.unreachable`): nothing of the request was committed, and Telegram delivers the
-    update again, the web chat tries again. One warning line per 10 s instead of a traceback per
-    request; any other failure goes on to the 500 and its traceback as before."""
+    update again, the web chat tries again. A warning line now and then (`say_out_of_reach`)
+    instead of a traceback per request; any other failure goes on to the 500 and its traceback
+    as before."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._warned = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -195,14 +195,7 @@ class Outages:
         except Exception as error:
             if watched.started or not unreachable(error):
                 raise
-            now = time.monotonic()
-            if now - self._warned > 10:
-                self._warned = now
-                log.warning(
-                    "PostgreSQL or Redis out of reach (%s: %s): answering 503 until it is back",
-                    type(error).__name__,
-                    str(error)[:200],
-                )
+            say_out_of_reach(log, "answering 503 until it is back", error)
             await _answer(send, 503, {"detail": UNAVAILABLE}, ("retry-after", "1"))
 
 
